@@ -1,0 +1,58 @@
+#include "ops/diff_attention.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "vk/device.hpp"
+
+namespace dlvk::ops {
+
+namespace {
+struct Push {
+  uint32_t T, H, Hkv, ldq, ldo, n_split;
+  float lambda, out_scale, eps, sm_scale;
+};
+
+struct Config {
+  uint32_t wg, kb;
+};
+
+Config config(const vk::Capabilities& caps) {
+  uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
+  return {wg, std::min<uint32_t>(32, wg)};
+}
+}  // namespace
+
+uint64_t diff_attention_partial_floats(uint32_t T, uint32_t H, uint32_t d, uint32_t n_split) {
+  return uint64_t(T) * (H / 2) * n_split * (4 + 4 * d);
+}
+
+bool diff_attention_supported(const vk::Capabilities& caps, uint32_t d) {
+  Config c = config(caps);
+  uint64_t shared = (2ull * d + 4ull * c.kb + c.wg) * 4;
+  return d % 2 == 0 && d >= 2 && shared <= caps.max_shared_memory;
+}
+
+void record_diff_attention(vk::Recorder& rec, const DiffAttentionArgs& a, std::string_view label) {
+  const auto& caps = rec.device().caps();
+  if (!diff_attention_supported(caps, a.d))
+    fail(Status::unsupported, "{}: head_dim {} does not fit this device's shared memory ({} bytes)", label, a.d,
+         caps.max_shared_memory);
+  if (a.H % 2 || a.Hkv == 0 || a.H % a.Hkv)
+    fail(Status::internal, "{}: {} heads / {} kv heads", label, a.H, a.Hkv);
+  Config c = config(caps);
+  Push p{a.T, a.H, a.Hkv, a.ldq, a.ldo, std::max<uint32_t>(1, a.n_split), a.lambda, 1.0f - a.lambda_init, a.eps,
+         float(1.0 / std::sqrt(double(a.d)))};
+  const auto& k = rec.device().kernel({"diff_attention", {c.wg, a.d, c.kb}, 6, sizeof(Push)});
+  vk::BufferSlice part = p.n_split > 1 ? a.partials : a.out;
+  if (p.n_split > 1 && part.size < diff_attention_partial_floats(a.T, a.H, a.d, p.n_split) * 4)
+    fail(Status::internal, "{}: partials buffer too small", label);
+  rec.dispatch(k, {vk::in(a.params), vk::in(a.q), vk::in(a.k_cache), vk::in(a.v_cache), vk::out(a.out), vk::out(part)}, p,
+               a.T, a.H / 2, p.n_split, label);
+  if (p.n_split > 1) {
+    const auto& r = rec.device().kernel({"diff_attention_reduce", {c.wg, a.d, c.kb}, 2, sizeof(Push)});
+    rec.dispatch(r, {vk::in(a.partials), vk::out(a.out)}, p, a.T, a.H / 2, 1, label);
+  }
+}
+
+}  // namespace dlvk::ops

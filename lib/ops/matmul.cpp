@@ -1,0 +1,62 @@
+#include "ops/matmul.hpp"
+
+#include <algorithm>
+
+namespace dlvk::ops {
+
+namespace {
+
+struct MatmulPush {
+  uint32_t M, N, K, ldx, ldy, y_col0;
+};
+
+uint32_t dtype_code(DType t) { return t == DType::f32 ? 0 : t == DType::f16 ? 1 : 2; }
+
+struct TiledConfig {
+  uint32_t bm, bn, bk, tm, tn;
+  uint32_t threads() const { return (bm / tm) * (bn / tn); }
+  uint32_t shared_bytes() const { return bk * (bm + bn) * 4; }
+};
+
+TiledConfig tiled_config(const vk::Capabilities& caps) {
+  TiledConfig big{64, 64, 16, 4, 4};
+  if (big.threads() <= caps.max_workgroup_invocations && big.shared_bytes() <= caps.max_shared_memory) return big;
+  return {32, 32, 16, 4, 4};  // 64 invocations, 4 KiB shared: fits every Vulkan 1.1 device
+}
+
+}  // namespace
+
+void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view label) {
+  const auto& caps = rec.device().caps();
+  const WeightMatrix& w = *a.w;
+  bool has_bias = a.bias.valid();
+  MatmulVariant v = a.variant;
+  if (v == MatmulVariant::automatic) v = a.M <= 2 ? MatmulVariant::matvec : MatmulVariant::tiled;
+
+  vk::KernelKey key;
+  uint32_t gx_rows = 0, gy = 0;
+  if (v == MatmulVariant::matvec) {
+    uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
+    uint32_t rows = 2;
+    key = {"matvec", {wg, rows, dtype_code(w.dtype), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u}, 4,
+           sizeof(MatmulPush)};
+    gx_rows = rows;
+    gy = a.M;
+  } else {
+    TiledConfig t = tiled_config(caps);
+    key = {"matmul", {t.threads(), t.bm, t.bn, t.bk, t.tm, t.tn, dtype_code(w.dtype), has_bias, a.accumulate}, 4,
+           sizeof(MatmulPush)};
+    gx_rows = t.bn;
+    gy = (a.M + t.bm - 1) / t.bm;
+  }
+  const vk::Kernel& kernel = rec.device().kernel(key);
+  for (const auto& chunk : w.chunks) {
+    MatmulPush p{a.M, chunk.rows, w.cols, a.ldx, a.ldy, chunk.row0};
+    rec.dispatch(kernel,
+                 {vk::in(a.x), vk::in(chunk.slice), vk::in(has_bias ? a.bias : a.x),
+                  a.accumulate ? vk::inout(a.y) : vk::out(a.y)},
+                 p, (chunk.rows + gx_rows - 1) / gx_rows, gy, 1, label);
+  }
+}
+
+}  // namespace dlvk::ops

@@ -1,0 +1,415 @@
+#include "vk/device.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "vk/kernel.hpp"
+
+namespace dlvk::vk {
+
+namespace {
+
+bool env_flag(const char* name, bool fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  return std::strcmp(v, "0") != 0 && std::strcmp(v, "false") != 0 && std::strcmp(v, "off") != 0;
+}
+
+void load_loader() {
+  static VkResult result = volkInitialize();
+  if (result != VK_SUCCESS)
+    fail(Status::no_device, "no Vulkan loader found (libvulkan.so.1 could not be opened); install a Vulkan driver");
+}
+
+bool has_layer(const char* name) {
+  uint32_t n = 0;
+  vkEnumerateInstanceLayerProperties(&n, nullptr);
+  std::vector<VkLayerProperties> layers(n);
+  vkEnumerateInstanceLayerProperties(&n, layers.data());
+  for (auto& l : layers)
+    if (std::strcmp(l.layerName, name) == 0) return true;
+  return false;
+}
+
+bool has_instance_extension(const char* name) {
+  uint32_t n = 0;
+  vkEnumerateInstanceExtensionProperties(nullptr, &n, nullptr);
+  std::vector<VkExtensionProperties> exts(n);
+  vkEnumerateInstanceExtensionProperties(nullptr, &n, exts.data());
+  for (auto& e : exts)
+    if (std::strcmp(e.extensionName, name) == 0) return true;
+  return false;
+}
+
+std::vector<std::string> device_extensions(VkPhysicalDevice pd) {
+  uint32_t n = 0;
+  vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, nullptr);
+  std::vector<VkExtensionProperties> exts(n);
+  vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, exts.data());
+  std::vector<std::string> names;
+  for (auto& e : exts) names.emplace_back(e.extensionName);
+  return names;
+}
+
+bool contains(const std::vector<std::string>& v, const char* s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+int type_rank(VkPhysicalDeviceType t) {
+  switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
+    default: return 0;
+  }
+}
+
+Capabilities query_caps(VkPhysicalDevice pd, const std::vector<std::string>& exts) {
+  Capabilities c;
+  VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceDriverProperties driver{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+  VkPhysicalDeviceMaintenance3Properties maint3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+  VkPhysicalDeviceProperties2 props2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  props2.pNext = &subgroup;
+  subgroup.pNext = &maint3;
+  bool has_driver_props = contains(exts, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
+  if (has_driver_props) maint3.pNext = &driver;
+  vkGetPhysicalDeviceProperties2(pd, &props2);
+  const auto& p = props2.properties;
+
+  c.device_name = p.deviceName;
+  c.type = p.deviceType;
+  c.vendor_id = p.vendorID;
+  c.device_id = p.deviceID;
+  c.api_version = p.apiVersion;
+  if (has_driver_props) {
+    c.driver_name = driver.driverName;
+    c.driver_info = driver.driverInfo;
+  }
+  c.subgroup_size = subgroup.subgroupSize;
+  bool compute = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
+  c.subgroup_basic = compute && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT);
+  c.subgroup_arithmetic = compute && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+
+  VkPhysicalDeviceShaderFloat16Int8Features f16i8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  VkPhysicalDevice16BitStorageFeatures s16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+  VkPhysicalDeviceFeatures2 feats2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  feats2.pNext = &s16;
+  bool has_f16i8 = c.api_version >= VK_API_VERSION_1_2 || contains(exts, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+  if (has_f16i8) s16.pNext = &f16i8;
+  vkGetPhysicalDeviceFeatures2(pd, &feats2);
+  c.shader_float16 = has_f16i8 && f16i8.shaderFloat16;
+  c.shader_int8 = has_f16i8 && f16i8.shaderInt8;
+  c.storage_16bit = s16.storageBuffer16BitAccess;
+  c.integer_dot_product = contains(exts, "VK_KHR_shader_integer_dot_product");
+
+  c.max_shared_memory = p.limits.maxComputeSharedMemorySize;
+  c.max_storage_buffer_range = p.limits.maxStorageBufferRange;
+  c.max_allocation_size = maint3.maxMemoryAllocationSize;
+  c.min_storage_buffer_offset_alignment = p.limits.minStorageBufferOffsetAlignment;
+  c.max_workgroup_invocations = p.limits.maxComputeWorkGroupInvocations;
+  for (int i = 0; i < 3; ++i) {
+    c.max_workgroup_size[i] = p.limits.maxComputeWorkGroupSize[i];
+    c.max_workgroup_count[i] = p.limits.maxComputeWorkGroupCount[i];
+  }
+  c.max_push_constants_size = p.limits.maxPushConstantsSize;
+  c.timestamp_period_ns = p.limits.timestampPeriod;
+
+  uint32_t nq = 0;
+  vkGetPhysicalDeviceQueueFamilyProperties(pd, &nq, nullptr);
+  std::vector<VkQueueFamilyProperties> qf(nq);
+  vkGetPhysicalDeviceQueueFamilyProperties(pd, &nq, qf.data());
+  for (auto& q : qf)
+    if ((q.queueFlags & VK_QUEUE_COMPUTE_BIT) && q.timestampValidBits > 0 && p.limits.timestampComputeAndGraphics)
+      c.timestamps = true;
+
+  VkPhysicalDeviceMemoryProperties mem{};
+  vkGetPhysicalDeviceMemoryProperties(pd, &mem);
+  bool uma = true;
+  for (uint32_t h = 0; h < mem.memoryHeapCount; ++h) {
+    bool local = mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT;
+    c.heaps.push_back({mem.memoryHeaps[h].size, local});
+    if (!local) continue;
+    bool host_visible = false;
+    for (uint32_t t = 0; t < mem.memoryTypeCount; ++t)
+      if (mem.memoryTypes[t].heapIndex == h && (mem.memoryTypes[t].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) &&
+          (mem.memoryTypes[t].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT))
+        host_visible = true;
+    uma = uma && host_visible;
+  }
+  c.unified_memory = uma;
+  return c;
+}
+
+}  // namespace
+
+const char* Capabilities::type_name() const {
+  switch (type) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
+    default: return "other";
+  }
+}
+
+std::vector<std::string> profile_names() { return {"native", "minimal", "mobile-like"}; }
+
+void apply_profile(Capabilities& c, std::string_view profile) {
+  if (profile.empty() || profile == "native") return;
+  if (profile == "minimal") {
+    c.max_shared_memory = std::min<uint32_t>(c.max_shared_memory, 16384);
+    c.subgroup_basic = c.subgroup_arithmetic = false;
+    c.shader_float16 = false;
+    c.storage_16bit = false;
+    c.integer_dot_product = false;
+    c.max_storage_buffer_range = std::min<uint64_t>(c.max_storage_buffer_range, 64ull << 20);
+    c.max_workgroup_invocations = std::min<uint32_t>(c.max_workgroup_invocations, 128);
+    c.max_workgroup_size[0] = std::min<uint32_t>(c.max_workgroup_size[0], 128);
+  } else if (profile == "mobile-like") {
+    c.max_shared_memory = std::min<uint32_t>(c.max_shared_memory, 32768);
+    c.subgroup_basic = c.subgroup_arithmetic = false;
+    c.max_storage_buffer_range = std::min<uint64_t>(c.max_storage_buffer_range, 128ull << 20);
+    c.max_workgroup_invocations = std::min<uint32_t>(c.max_workgroup_invocations, 256);
+    c.max_workgroup_size[0] = std::min<uint32_t>(c.max_workgroup_size[0], 256);
+  } else {
+    fail(Status::invalid_argument, "unknown capability profile '{}' (known: native, minimal, mobile-like)", profile);
+  }
+  c.profile = std::string(profile);
+}
+
+Instance::Instance(bool validation) : validation_(validation) {
+  load_loader();
+  uint32_t loader_version = VK_API_VERSION_1_0;
+  if (vkEnumerateInstanceVersion) vkEnumerateInstanceVersion(&loader_version);
+  if (loader_version < VK_API_VERSION_1_1)
+    fail(Status::no_device, "Vulkan loader supports only API {}.{}; dlvk needs Vulkan 1.1",
+         VK_API_VERSION_MAJOR(loader_version), VK_API_VERSION_MINOR(loader_version));
+
+  VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+  app.pApplicationName = "dlvk";
+  app.pEngineName = "dlvk";
+  app.apiVersion = std::min<uint32_t>(loader_version, VK_API_VERSION_1_3);
+
+  std::vector<const char*> layers, extensions;
+  if (validation_) {
+    if (!has_layer("VK_LAYER_KHRONOS_validation"))
+      fail(Status::no_device, "validation requested but VK_LAYER_KHRONOS_validation is not installed (package vulkan-validationlayers)");
+    layers.push_back("VK_LAYER_KHRONOS_validation");
+    extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+  }
+  VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+  // MoltenVK (Apple) exposes its devices only to instances that opt into portability enumeration.
+  if (has_instance_extension("VK_KHR_portability_enumeration")) {
+    extensions.push_back("VK_KHR_portability_enumeration");
+    ci.flags |= 0x00000001;  // VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR
+  }
+  ci.pApplicationInfo = &app;
+  ci.enabledLayerCount = uint32_t(layers.size());
+  ci.ppEnabledLayerNames = layers.data();
+  ci.enabledExtensionCount = uint32_t(extensions.size());
+  ci.ppEnabledExtensionNames = extensions.data();
+  VkResult r = vkCreateInstance(&ci, nullptr, &instance_);
+  if (r == VK_ERROR_INCOMPATIBLE_DRIVER) fail(Status::no_device, "no Vulkan driver installed (vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER)");
+  check(r, "vkCreateInstance");
+  volkLoadInstance(instance_);
+
+  if (validation_) {
+    VkDebugUtilsMessengerCreateInfoEXT mi{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+    mi.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    mi.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                     VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+    mi.pfnUserCallback = &Instance::on_message;
+    mi.pUserData = this;
+    check(vkCreateDebugUtilsMessengerEXT(instance_, &mi, nullptr, &messenger_), "vkCreateDebugUtilsMessengerEXT");
+  }
+
+  uint32_t n = 0;
+  check(vkEnumeratePhysicalDevices(instance_, &n, nullptr), "vkEnumeratePhysicalDevices");
+  std::vector<VkPhysicalDevice> pds(n);
+  check(vkEnumeratePhysicalDevices(instance_, &n, pds.data()), "vkEnumeratePhysicalDevices");
+  for (uint32_t i = 0; i < n; ++i) {
+    PhysicalDevice d;
+    d.handle = pds[i];
+    d.index = i;
+    d.caps = query_caps(pds[i], device_extensions(pds[i]));
+    uint32_t nq = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(pds[i], &nq, nullptr);
+    std::vector<VkQueueFamilyProperties> qf(nq);
+    vkGetPhysicalDeviceQueueFamilyProperties(pds[i], &nq, qf.data());
+    // Prefer a compute queue family; any family with compute will do.
+    for (uint32_t q = 0; q < nq; ++q)
+      if ((qf[q].queueFlags & VK_QUEUE_COMPUTE_BIT) && d.compute_queue_family == UINT32_MAX) d.compute_queue_family = q;
+    devices_.push_back(std::move(d));
+  }
+}
+
+Instance::~Instance() {
+  if (messenger_) vkDestroyDebugUtilsMessengerEXT(instance_, messenger_, nullptr);
+  if (instance_) vkDestroyInstance(instance_, nullptr);
+}
+
+VkBool32 Instance::on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT,
+                              const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) {
+  auto* self = static_cast<Instance*>(user);
+  self->messages_++;
+  const char* what = (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) ? "error" : "warning";
+  std::fprintf(stderr, "dlvk: validation %s: %s\n", what, data->pMessage ? data->pMessage : "");
+  std::lock_guard<std::mutex> lock(self->message_mutex_);
+  self->last_message_ = data->pMessage ? data->pMessage : "";
+  return VK_FALSE;
+}
+
+std::string Instance::last_validation_message() const {
+  std::lock_guard<std::mutex> lock(message_mutex_);
+  return last_message_;
+}
+
+uint32_t Instance::best_device_index() const {
+  if (devices_.empty()) fail(Status::no_device, "no Vulkan device found (is a driver such as mesa-vulkan-drivers installed?)");
+  int best = -1;
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    const auto& d = devices_[i];
+    if (d.caps.api_version < VK_API_VERSION_1_1 || d.compute_queue_family == UINT32_MAX) continue;
+    if (best < 0) {
+      best = int(i);
+      continue;
+    }
+    const auto& b = devices_[best].caps;
+    auto local = [](const Capabilities& c) {
+      uint64_t s = 0;
+      for (auto& h : c.heaps) if (h.device_local) s += h.size;
+      return s;
+    };
+    int rd = type_rank(d.caps.type), rb = type_rank(b.type);
+    if (rd > rb || (rd == rb && local(d.caps) > local(b))) best = int(i);
+  }
+  if (best < 0) fail(Status::no_device, "no Vulkan 1.1 device with a compute queue found");
+  return uint32_t(best);
+}
+
+Device::Device(const DeviceOptions& options) {
+  bool validation = options.validation < 0 ? env_flag("DLVK_VALIDATION", false) : options.validation == 1;
+  instance_ = std::make_unique<Instance>(validation);
+
+  int index = options.device_index;
+  if (index < 0)
+    if (const char* e = std::getenv("DLVK_DEVICE"); e && *e) index = std::atoi(e);
+  const auto& devices = instance_->devices();
+  if (devices.empty()) fail(Status::no_device, "no Vulkan device found (is a driver such as mesa-vulkan-drivers installed?)");
+  if (index >= 0 && size_t(index) >= devices.size())
+    fail(Status::invalid_argument, "device index {} out of range ({} device(s); see `dlvk devices`)", index, devices.size());
+  physical_ = devices[index >= 0 ? uint32_t(index) : instance_->best_device_index()];
+  if (physical_.caps.api_version < VK_API_VERSION_1_1)
+    fail(Status::no_device, "device {} ({}) supports only Vulkan {}.{}; dlvk needs 1.1", physical_.index,
+         physical_.caps.device_name, VK_API_VERSION_MAJOR(physical_.caps.api_version),
+         VK_API_VERSION_MINOR(physical_.caps.api_version));
+  if (physical_.compute_queue_family == UINT32_MAX)
+    fail(Status::no_device, "device {} ({}) has no compute queue", physical_.index, physical_.caps.device_name);
+
+  caps_ = physical_.caps;
+  std::string profile = options.profile;
+  if (profile.empty())
+    if (const char* e = std::getenv("DLVK_PROFILE"); e && *e) profile = e;
+  apply_profile(caps_, profile);
+
+  auto exts = device_extensions(physical_.handle);
+  std::vector<const char*> enable;
+  if (contains(exts, "VK_KHR_portability_subset")) enable.push_back("VK_KHR_portability_subset");
+
+  // Enable only what the (unclamped) device has and the profile leaves on.
+  VkPhysicalDeviceShaderFloat16Int8Features f16i8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+  VkPhysicalDevice16BitStorageFeatures s16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+  VkPhysicalDeviceFeatures2 feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  s16.storageBuffer16BitAccess = caps_.storage_16bit;
+  feats.pNext = &s16;
+  if (caps_.shader_float16 || caps_.shader_int8) {
+    f16i8.shaderFloat16 = caps_.shader_float16;
+    f16i8.shaderInt8 = caps_.shader_int8;
+    s16.pNext = &f16i8;
+    if (caps_.api_version < VK_API_VERSION_1_2) enable.push_back(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+  }
+
+  float priority = 1.0f;
+  VkDeviceQueueCreateInfo qi{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+  qi.queueFamilyIndex = physical_.compute_queue_family;
+  qi.queueCount = 1;
+  qi.pQueuePriorities = &priority;
+  VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+  di.pNext = &feats;
+  di.queueCreateInfoCount = 1;
+  di.pQueueCreateInfos = &qi;
+  di.enabledExtensionCount = uint32_t(enable.size());
+  di.ppEnabledExtensionNames = enable.data();
+  check(vkCreateDevice(physical_.handle, &di, nullptr, &device_), "vkCreateDevice", caps_.device_name);
+  vkGetDeviceQueue(device_, physical_.compute_queue_family, 0, &queue_);
+  vkGetPhysicalDeviceMemoryProperties(physical_.handle, &memory_props_);
+
+  VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  pi.queueFamilyIndex = physical_.compute_queue_family;
+  check(vkCreateCommandPool(device_, &pi, nullptr, &command_pool_), "vkCreateCommandPool");
+  VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  check(vkCreateFence(device_, &fi, nullptr, &one_off_fence_), "vkCreateFence");
+
+  pipeline_cache_ = std::make_unique<PipelineCache>(*this, options.pipeline_cache_dir);
+}
+
+Device::~Device() {
+  if (device_) vkDeviceWaitIdle(device_);
+  kernels_.clear();
+  pipeline_cache_.reset();  // saves the cache file
+  if (one_off_fence_) vkDestroyFence(device_, one_off_fence_, nullptr);
+  if (command_pool_) vkDestroyCommandPool(device_, command_pool_, nullptr);
+  if (device_) vkDestroyDevice(device_, nullptr);
+}
+
+uint32_t Device::find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const {
+  uint32_t fallback = UINT32_MAX;
+  for (uint32_t t = 0; t < memory_props_.memoryTypeCount; ++t) {
+    if (!(type_bits & (1u << t))) continue;
+    VkMemoryPropertyFlags f = memory_props_.memoryTypes[t].propertyFlags;
+    if ((f & required) != required) continue;
+    if ((f & preferred) == preferred) return t;
+    if (fallback == UINT32_MAX) fallback = t;
+  }
+  return fallback;
+}
+
+const Kernel& Device::kernel(const KernelKey& key) {
+  std::string id = key.id();
+  auto it = kernels_.find(id);
+  if (it != kernels_.end()) return *it->second;
+  auto k = std::make_unique<Kernel>(*this, key);
+  const Kernel& ref = *k;
+  kernels_.emplace(std::move(id), std::move(k));
+  return ref;
+}
+
+VkCommandBuffer Device::begin_one_off() {
+  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  ai.commandPool = command_pool_;
+  ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  ai.commandBufferCount = 1;
+  VkCommandBuffer cb;
+  check(vkAllocateCommandBuffers(device_, &ai, &cb), "vkAllocateCommandBuffers");
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  vkBeginCommandBuffer(cb, &bi);
+  return cb;
+}
+
+void Device::end_one_off(VkCommandBuffer cb) {
+  check(vkEndCommandBuffer(cb), "vkEndCommandBuffer");
+  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  si.commandBufferCount = 1;
+  si.pCommandBuffers = &cb;
+  VkResult r = vkQueueSubmit(queue_, 1, &si, one_off_fence_);
+  if (r == VK_SUCCESS) r = vkWaitForFences(device_, 1, &one_off_fence_, VK_TRUE, UINT64_MAX);
+  vkResetFences(device_, 1, &one_off_fence_);
+  vkFreeCommandBuffers(device_, command_pool_, 1, &cb);
+  check(r, "vkQueueSubmit/vkWaitForFences", "one-off command buffer");
+}
+
+}  // namespace dlvk::vk

@@ -1,0 +1,171 @@
+// Instance, physical-device discovery, the capability struct kernels choose variants from, and the
+// logical device (one compute queue).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "vk/vk.hpp"
+
+namespace dlvk::vk {
+
+struct MemoryHeap {
+  uint64_t size = 0;
+  bool device_local = false;
+};
+
+// Everything a kernel variant choice may read. Filled from the driver, then optionally clamped by a
+// named profile so tests can force fallbacks on any device.
+struct Capabilities {
+  std::string device_name;
+  std::string driver_name;
+  std::string driver_info;
+  VkPhysicalDeviceType type = VK_PHYSICAL_DEVICE_TYPE_OTHER;
+  uint32_t vendor_id = 0;
+  uint32_t device_id = 0;
+  uint32_t api_version = 0;
+
+  uint32_t subgroup_size = 1;
+  bool subgroup_basic = false;       // subgroupBarrier/elect in compute shaders
+  bool subgroup_arithmetic = false;  // subgroupAdd/Max in compute shaders
+  bool shader_float16 = false;       // float16_t arithmetic
+  bool shader_int8 = false;
+  bool storage_16bit = false;        // 16-bit types in storage buffers
+  bool integer_dot_product = false;
+
+  uint32_t max_shared_memory = 16384;
+  uint64_t max_storage_buffer_range = 128ull << 20;
+  uint64_t max_allocation_size = 1ull << 30;
+  uint64_t min_storage_buffer_offset_alignment = 256;
+  uint32_t max_workgroup_invocations = 128;
+  uint32_t max_workgroup_size[3] = {128, 1, 1};
+  uint32_t max_workgroup_count[3] = {65535, 65535, 65535};
+  uint32_t max_push_constants_size = 128;
+
+  bool timestamps = false;
+  double timestamp_period_ns = 1.0;
+
+  std::vector<MemoryHeap> heaps;
+  bool unified_memory = false;  // every device-local heap is also host-visible (integrated GPU, CPU)
+
+  std::string profile = "native";  // which profile clamped these values
+
+  const char* type_name() const;
+  bool is_cpu() const { return type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
+};
+
+// Named profiles: "native" (no change), "minimal" (16 KiB shared memory, no subgroup operations, no
+// fp16 arithmetic, no 16-bit storage, 64 MiB storage-buffer range), "mobile-like" (32 KiB shared memory,
+// no subgroup-size assumptions: subgroup ops off). Unknown names are an error.
+void apply_profile(Capabilities& caps, std::string_view profile);
+std::vector<std::string> profile_names();
+
+struct PhysicalDevice {
+  VkPhysicalDevice handle = VK_NULL_HANDLE;
+  uint32_t index = 0;
+  Capabilities caps;  // unclamped
+  uint32_t compute_queue_family = UINT32_MAX;
+};
+
+// The Vulkan instance (one per process is enough, but several are allowed). With validation requested
+// (DeviceOptions::validation or DLVK_VALIDATION=1) it enables VK_LAYER_KHRONOS_validation and counts
+// every warning/error message; a missing layer is then an error, never a silent skip.
+class Instance {
+ public:
+  explicit Instance(bool validation);
+  ~Instance();
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
+  VkInstance handle() const { return instance_; }
+  const std::vector<PhysicalDevice>& devices() const { return devices_; }
+  // Best device: discrete > integrated > virtual > CPU > other, then larger device-local memory.
+  uint32_t best_device_index() const;
+  bool validation() const { return validation_; }
+
+  // Validation messages (warnings and errors) seen so far by this instance.
+  uint64_t validation_messages() const { return messages_.load(); }
+  std::string last_validation_message() const;
+
+ private:
+  static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                   VkDebugUtilsMessageTypeFlagsEXT type,
+                                                   const VkDebugUtilsMessengerCallbackDataEXT* data, void* user);
+  VkInstance instance_ = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+  bool validation_ = false;
+  std::vector<PhysicalDevice> devices_;
+  std::atomic<uint64_t> messages_{0};
+  mutable std::mutex message_mutex_;
+  std::string last_message_;
+};
+
+struct DeviceOptions {
+  int device_index = -1;         // -1: best (or DLVK_DEVICE)
+  std::string profile;           // empty: DLVK_PROFILE or "native"
+  int validation = -1;           // -1: DLVK_VALIDATION; 0 off; 1 on
+  std::string pipeline_cache_dir;  // empty: $DLVK_CACHE_DIR, else $XDG_CACHE_HOME/dlvk, else ~/.cache/dlvk; "-" disables
+};
+
+class PipelineCache;
+class Kernel;
+struct KernelKey;
+
+// The logical device: one compute queue, a command pool, and the kernels created on it.
+class Device {
+ public:
+  explicit Device(const DeviceOptions& options = {});
+  ~Device();
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+
+  Instance& instance() { return *instance_; }
+  VkDevice handle() const { return device_; }
+  VkPhysicalDevice physical() const { return physical_.handle; }
+  VkQueue queue() const { return queue_; }
+  uint32_t queue_family() const { return physical_.compute_queue_family; }
+  VkCommandPool command_pool() const { return command_pool_; }
+  const Capabilities& caps() const { return caps_; }
+  // Tests force fallbacks by clamping capabilities after creation (kernels made later see the change).
+  Capabilities& caps_for_testing() { return caps_; }
+  uint32_t index() const { return physical_.index; }
+
+  // Memory type index for the wanted properties (first that matches all of required, preferring
+  // `preferred`); UINT32_MAX when none.
+  uint32_t find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const;
+
+  // A kernel (compute pipeline) for an embedded shader and specialization constants; created once and
+  // cached for the device's life (and in the on-disk pipeline cache).
+  const Kernel& kernel(const KernelKey& key);
+
+  // Runs a one-off command buffer and waits (uploads, fills). Not for the per-token path.
+  template <typename F>
+  void run_now(F&& record) {
+    VkCommandBuffer cb = begin_one_off();
+    record(cb);
+    end_one_off(cb);
+  }
+
+  PipelineCache& pipeline_cache() { return *pipeline_cache_; }
+
+ private:
+  VkCommandBuffer begin_one_off();
+  void end_one_off(VkCommandBuffer cb);
+
+  std::unique_ptr<Instance> instance_;
+  PhysicalDevice physical_;
+  Capabilities caps_;
+  VkDevice device_ = VK_NULL_HANDLE;
+  VkQueue queue_ = VK_NULL_HANDLE;
+  VkCommandPool command_pool_ = VK_NULL_HANDLE;
+  VkFence one_off_fence_ = VK_NULL_HANDLE;
+  VkPhysicalDeviceMemoryProperties memory_props_{};
+  std::unique_ptr<PipelineCache> pipeline_cache_;
+  std::map<std::string, std::unique_ptr<Kernel>> kernels_;
+};
+
+}  // namespace dlvk::vk

@@ -1,0 +1,90 @@
+#version 450
+// Y[m, y_col0 + n] (+)= W[n, :] . X[m, :] + bias  for small M (decode): workgroup (row block, m)
+// computes ROWS outputs; invocations split K and reduce with subgroupAdd when the device has
+// subgroup arithmetic (any subgroup size), else with a shared-memory tree.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_arithmetic : enable
+#include "weights.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint ROWS = 2;
+layout(constant_id = 2) const uint WDT = 0;
+layout(constant_id = 3) const uint HAS_BIAS = 0;
+layout(constant_id = 4) const uint ACCUMULATE = 0;
+layout(constant_id = 5) const uint USE_SUBGROUP = 0;
+
+layout(binding = 0) readonly buffer XBuf { float x[]; };
+layout(binding = 1) readonly buffer WBuf { uint w[]; };
+layout(binding = 2) readonly buffer BiasBuf { float bias[]; };
+layout(binding = 3) buffer YBuf { float y[]; };
+
+layout(push_constant) uniform Push {
+  uint M, N, K;
+  uint ldx, ldy;
+  uint y_col0;
+} p;
+
+DEFINE_WEIGHT_LOADER(load_w, w, WDT)
+
+shared float red[gl_WorkGroupSize.x * ROWS];
+
+void main() {
+  const uint tid = gl_LocalInvocationID.x;
+  const uint WG = gl_WorkGroupSize.x;
+  const uint n0 = gl_WorkGroupID.x * ROWS;
+  const uint m = gl_WorkGroupID.y;
+  const uint xb = m * p.ldx;
+
+  float sum[ROWS];
+  for (uint r = 0; r < ROWS; ++r) sum[r] = 0.0;
+  if ((p.K & 1u) == 0u) {
+    // Pairs of elements: one 32-bit word of f16/bf16 weights per step.
+    for (uint k = 2u * tid; k < p.K; k += 2u * WG) {
+      vec2 xv = vec2(x[xb + k], x[xb + k + 1u]);
+      for (uint r = 0; r < ROWS; ++r) {
+        uint n = n0 + r;
+        if (n < p.N) sum[r] += dot(load_w2(n * p.K + k), xv);
+      }
+    }
+  } else {
+    for (uint k = tid; k < p.K; k += WG) {
+      float xv = x[xb + k];
+      for (uint r = 0; r < ROWS; ++r) {
+        uint n = n0 + r;
+        if (n < p.N) sum[r] += load_w(n * p.K + k) * xv;
+      }
+    }
+  }
+
+  if (USE_SUBGROUP != 0u) {
+    for (uint r = 0; r < ROWS; ++r) sum[r] = subgroupAdd(sum[r]);
+    if (subgroupElect())
+      for (uint r = 0; r < ROWS; ++r) red[gl_SubgroupID * ROWS + r] = sum[r];
+    barrier();
+    if (tid < ROWS) {
+      float s = 0.0;
+      for (uint g = 0; g < gl_NumSubgroups; ++g) s += red[g * ROWS + tid];
+      red[tid] = s;
+    }
+    barrier();
+  } else {
+    for (uint r = 0; r < ROWS; ++r) red[r * WG + tid] = sum[r];
+    barrier();
+    for (uint stride = WG / 2u; stride > 0u; stride /= 2u) {
+      if (tid < stride)
+        for (uint r = 0; r < ROWS; ++r) red[r * WG + tid] += red[r * WG + tid + stride];
+      barrier();
+    }
+  }
+
+  if (tid < ROWS) {
+    uint n = n0 + tid;
+    if (n < p.N) {
+      float v = USE_SUBGROUP != 0u ? red[tid] : red[tid * WG];
+      if (HAS_BIAS != 0u) v += bias[p.y_col0 + n];
+      uint o = m * p.ldy + p.y_col0 + n;
+      if (ACCUMULATE != 0u) v += y[o];
+      y[o] = v;
+    }
+  }
+}
