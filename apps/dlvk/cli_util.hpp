@@ -1,0 +1,28 @@
+// Helpers shared by the dlvk subcommands: strict id lists, device options, load progress.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "model/diffllama.hpp"
+#include "vk/device.hpp"
+
+namespace dlvk::cli {
+
+// "1,2,3" -> ids; anything else (empty, non-numeric, negative, overflow) is a one-line error.
+std::vector<int32_t> parse_ids(const std::string& csv);
+
+struct DeviceFlags {
+  int device = -1;
+  std::string profile;
+  void add(CLI::App* app);
+  std::unique_ptr<vk::Device> open() const;
+};
+
+// Loads a model with a progress bar on stderr when it is a terminal.
+std::unique_ptr<Model> load_model(vk::Device& device, const std::string& dir, bool quiet = false);
+
+}  // namespace dlvk::cli

@@ -1,0 +1,277 @@
+#include "model/diffllama.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "dlvk/model_tensors.hpp"
+#include "ops/diff_attention.hpp"
+#include "ops/elementwise.hpp"
+#include "ops/matmul.hpp"
+#include "ops/rmsnorm.hpp"
+#include "ops/rope.hpp"
+
+namespace dlvk {
+
+Model::Model(vk::Device& device, ModelConfig config)
+    : device_(device), config_(std::move(config)), weights_arena_(device, vk::MemoryKind::device, 256ull << 20, "weights") {}
+
+std::unique_ptr<Model> Model::load(vk::Device& device, const std::filesystem::path& dir, const LoadProgress& progress) {
+  if (!std::filesystem::is_directory(dir))
+    fail(Status::io_error, "model directory '{}' does not exist or is not a directory", dir.string());
+  ModelConfig config = ModelConfig::load(dir);
+  Checkpoint ckpt = Checkpoint::open(dir);
+  return load(device, std::move(config), ckpt, progress);
+}
+
+std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const Checkpoint& ckpt,
+                                   const LoadProgress& progress) {
+  ModelTensors t = resolve_model_tensors(ckpt, config);
+  std::unique_ptr<Model> m(new Model(device, std::move(config)));
+  const ModelConfig& c = m->config_;
+  if (!ops::diff_attention_supported(device.caps(), uint32_t(c.head_dim)))
+    fail(Status::unsupported, "head_dim {} is not supported on {} ({} bytes of shared memory)", c.head_dim,
+         device.caps().device_name, device.caps().max_shared_memory);
+
+  uint64_t total = 0, done = 0;
+  auto count = [&](const TensorInfo* ti) { total += ti ? ti->nbytes : 0; };
+  count(t.embed_tokens);
+  if (!t.lm_head_tied) count(t.lm_head);
+  for (auto& l : t.layers)
+    for (auto* ti : {l.q_proj, l.k_proj, l.v_proj, l.o_proj, l.gate_proj, l.up_proj, l.down_proj}) count(ti);
+  auto tick = [&](const TensorInfo* ti) {
+    done += ti->nbytes;
+    if (progress) progress(done, total);
+  };
+
+  auto matrix = [&](const TensorInfo* ti) {
+    ops::WeightMatrix w = ops::upload_matrix(device, m->weights_arena_, ti->dtype, uint32_t(ti->shape[0]),
+                                             uint32_t(ti->shape[1]), ti->data, ti->name);
+    tick(ti);
+    return w;
+  };
+  auto vec = [&](const TensorInfo* ti) {
+    std::vector<float> v = tensor_to_f32(*ti);
+    return ops::upload_f32(device, m->weights_arena_, v, ti->name);
+  };
+
+  if (progress) progress(0, total);
+  m->embed_ = matrix(t.embed_tokens);
+  m->tied_ = t.lm_head_tied;
+  if (!m->tied_) m->lm_head_ = matrix(t.lm_head);
+  m->final_norm_ = vec(t.final_norm);
+  for (size_t i = 0; i < t.layers.size(); ++i) {
+    const LayerTensors& lt = t.layers[i];
+    Layer l;
+    l.input_norm = vec(lt.input_norm);
+    l.post_norm = vec(lt.post_norm);
+    l.q = matrix(lt.q_proj);
+    l.k = matrix(lt.k_proj);
+    l.v = matrix(lt.v_proj);
+    l.o = matrix(lt.o_proj);
+    l.gate = matrix(lt.gate_proj);
+    l.up = matrix(lt.up_proj);
+    l.down = matrix(lt.down_proj);
+    if (c.attention_bias) {
+      l.q_bias = vec(lt.q_bias);
+      l.k_bias = vec(lt.k_bias);
+      l.v_bias = vec(lt.v_bias);
+      l.o_bias = vec(lt.o_bias);
+    }
+    l.lambda_init = c.lambda_init(int64_t(i));
+    l.lambda = compute_lambda(lt, l.lambda_init);
+    m->lambdas_.push_back(l.lambda);
+    m->layers_.push_back(std::move(l));
+  }
+  m->inv_freq_ = c.rope_inv_freq();
+  return m;
+}
+
+Session::Session(Model& model, const SessionOptions& o)
+    : model_(model), cfg_(model.config()), profile_(o.profile),
+      cache_arena_(model.device(), vk::MemoryKind::device, 256ull << 20, "KV cache"),
+      scratch_arena_(model.device(), vk::MemoryKind::device, 64ull << 20, "scratch"),
+      host_arena_(model.device(), vk::MemoryKind::upload, 1ull << 20, "parameters"),
+      readback_arena_(model.device(), vk::MemoryKind::readback, 64ull << 20, "logits") {
+  vk::Device& dev = model.device();
+  const auto& caps = dev.caps();
+  uint64_t max_ctx = uint64_t(cfg_.max_position_embeddings);
+  context_ = o.context ? o.context : uint32_t(std::min<uint64_t>(max_ctx, 4096));
+  if (context_ == 0) fail(Status::invalid_argument, "context length must be positive");
+  batch_ = std::max<uint32_t>(1, std::min(o.batch, context_));
+
+  const uint64_t hidden = cfg_.hidden_size, H = cfg_.num_heads, Hkv = cfg_.num_kv_heads, d = cfg_.head_dim;
+  const uint64_t I = cfg_.intermediate_size, V = cfg_.vocab_size;
+  // Per-layer cache tensors must each fit one binding.
+  uint64_t cache_row = Hkv * d * 4;
+  if (uint64_t(context_) * cache_row > caps.max_storage_buffer_range)
+    fail(Status::invalid_argument, "context {} needs a {}-byte KV cache per layer, over this device's binding limit of {} bytes",
+         context_, uint64_t(context_) * cache_row, caps.max_storage_buffer_range);
+  uint64_t widest = std::max({hidden, H * d, I});
+  uint64_t max_rows = caps.max_storage_buffer_range / (widest * 4);
+  batch_ = uint32_t(std::min<uint64_t>(batch_, std::max<uint64_t>(1, max_rows)));
+  logits_rows_ = uint32_t(std::clamp<uint64_t>(caps.max_storage_buffer_range / (V * 4), 1, batch_));
+
+  // Say so before allocating when the context cannot fit the device.
+  uint64_t need = uint64_t(cfg_.num_layers) * 2 * context_ * cache_row;
+  uint64_t local = 0;
+  for (auto& h : caps.heaps) if (h.device_local) local = std::max(local, h.size);
+  if (local && need + model.weight_bytes() > local)
+    fail(Status::out_of_device_memory, "a context of {} tokens needs {} MiB of KV cache; with {} MiB of weights that exceeds the device's {} MiB",
+         context_, need >> 20, model.weight_bytes() >> 20, local >> 20);
+
+  for (int64_t l = 0; l < cfg_.num_layers; ++l) {
+    k_cache_.push_back(cache_arena_.allocate(context_ * cache_row, "K cache"));
+    v_cache_.push_back(cache_arena_.allocate(context_ * cache_row, "V cache"));
+  }
+  auto rows = [&](uint64_t n, uint64_t width, const char* what) { return scratch_arena_.allocate(n * width * 4, what); };
+  x_ = rows(batch_, hidden, "hidden state");
+  xn_ = rows(batch_, hidden, "normed hidden state");
+  q_ = rows(batch_, H * d, "queries");
+  k_ = rows(batch_, Hkv * d, "keys");
+  v_ = rows(batch_, Hkv * d, "values");
+  attn_ = rows(batch_, H * d, "attention output");
+  gate_ = rows(batch_, I, "gate");
+  up_ = rows(batch_, I, "up");
+  last_ = rows(1, hidden, "last hidden row");
+  last_n_ = rows(1, hidden, "last normed row");
+  decode_splits_ = std::clamp<uint32_t>(context_ / 512, 1, 16);
+  partials_ = scratch_arena_.allocate(ops::diff_attention_partial_floats(1, H, d, decode_splits_) * 4, "attention partials");
+  std::vector<float> table = ops::rope_table(model.inv_freq_, context_);
+  rope_table_ = ops::upload_f32(dev, scratch_arena_, table, "RoPE table");
+  params_ = host_arena_.allocate(16, "parameters");
+  ids_ = host_arena_.allocate(batch_ * 4, "token ids");
+  logits_ = readback_arena_.allocate(uint64_t(logits_rows_) * V * 4, "logits");
+}
+
+Session::~Session() = default;
+
+uint64_t Session::kv_cache_bytes() const { return cache_arena_.bytes_allocated(); }
+uint64_t Session::scratch_bytes() const {
+  return scratch_arena_.bytes_allocated() + host_arena_.bytes_allocated() + readback_arena_.bytes_allocated();
+}
+
+void Session::truncate(uint32_t n) { position_ = std::min(position_, n); }
+
+std::vector<vk::DispatchTiming> Session::last_timings() const {
+  return last_run_ ? last_run_->timings() : std::vector<vk::DispatchTiming>{};
+}
+
+uint32_t Session::decode_dispatches() { return recording(1, false).dispatch_count(); }
+
+vk::Sequence& Session::recording(uint32_t T, bool all_logits) {
+  auto key = std::make_pair(T, all_logits);
+  auto it = recordings_.find(key);
+  if (it != recordings_.end()) return *it->second;
+  if (recordings_.size() >= 16) recordings_.clear();  // odd chunk sizes come and go; keep the cache small
+  return *recordings_.emplace(key, record(T, all_logits)).first->second;
+}
+
+std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits) {
+  vk::Device& dev = model_.device();
+  vk::Recorder rec(dev, profile_, 8192);
+  const uint32_t hidden = uint32_t(cfg_.hidden_size), H = uint32_t(cfg_.num_heads), Hkv = uint32_t(cfg_.num_kv_heads);
+  const uint32_t d = uint32_t(cfg_.head_dim), I = uint32_t(cfg_.intermediate_size);
+  const float eps = cfg_.rms_norm_eps;
+
+  ops::record_embedding(rec, model_.embed_, ids_, 0, x_, hidden, T, "embedding");
+  for (size_t li = 0; li < model_.layers_.size(); ++li) {
+    const auto& L = model_.layers_[li];
+    ops::record_rmsnorm(rec, {.x = x_, .ldx = hidden, .residual = {}, .weight = L.input_norm, .out = xn_, .ldo = hidden, .rows = T,
+                              .n = hidden, .eps = eps}, "rmsnorm");
+    auto proj = [&](const ops::WeightMatrix& w, const vk::BufferSlice& bias, const vk::BufferSlice& x, uint32_t ldx,
+                    const vk::BufferSlice& y, uint32_t ldy, bool accumulate, const char* label) {
+      ops::MatmulArgs a;
+      a.x = x;
+      a.ldx = ldx;
+      a.w = &w;
+      a.bias = bias;
+      a.y = y;
+      a.ldy = ldy;
+      a.M = T;
+      a.accumulate = accumulate;
+      ops::record_matmul(rec, a, label);
+    };
+    proj(L.q, L.q_bias, xn_, hidden, q_, H * d, false, "q_proj");
+    proj(L.k, L.k_bias, xn_, hidden, k_, Hkv * d, false, "k_proj");
+    proj(L.v, L.v_bias, xn_, hidden, v_, Hkv * d, false, "v_proj");
+    ops::RopeArgs r{.params = params_, .table = rope_table_, .src = q_, .ld_src = H * d, .dst = q_, .ld_dst = H * d,
+                    .T = T, .heads = H, .d = d};
+    ops::record_rope(rec, r, "rope_q");
+    r.src = k_;
+    r.ld_src = Hkv * d;
+    r.dst = k_cache_[li];
+    r.ld_dst = Hkv * d;
+    r.heads = Hkv;
+    r.dst_at_pos = true;
+    ops::record_rope(rec, r, "rope_k");
+    r.src = v_;
+    r.dst = v_cache_[li];
+    r.rotate = false;
+    ops::record_rope(rec, r, "store_v");
+    ops::DiffAttentionArgs at{.params = params_, .q = q_, .ldq = H * d, .k_cache = k_cache_[li], .v_cache = v_cache_[li],
+                              .out = attn_, .ldo = H * d, .partials = partials_, .T = T, .H = H, .Hkv = Hkv, .d = d,
+                              .n_split = T == 1 ? decode_splits_ : 1, .lambda = L.lambda, .lambda_init = L.lambda_init,
+                              .eps = eps};
+    ops::record_diff_attention(rec, at, "diff_attention");
+    proj(L.o, L.o_bias, attn_, H * d, x_, hidden, true, "o_proj");
+    ops::record_rmsnorm(rec, {.x = x_, .ldx = hidden, .residual = {}, .weight = L.post_norm, .out = xn_, .ldo = hidden, .rows = T,
+                              .n = hidden, .eps = eps}, "rmsnorm");
+    proj(L.gate, {}, xn_, hidden, gate_, I, false, "gate_proj");
+    proj(L.up, {}, xn_, hidden, up_, I, false, "up_proj");
+    ops::record_elementwise(rec, cfg_.activation == Activation::gelu ? ops::EltOp::gelu_mul : ops::EltOp::silu_mul,
+                            gate_, up_, gate_, T * I, "glu");
+    proj(L.down, {}, gate_, I, x_, hidden, true, "down_proj");
+  }
+  const ops::WeightMatrix& head = model_.tied_ ? model_.embed_ : model_.lm_head_;
+  ops::MatmulArgs a;
+  a.w = &head;
+  a.y = logits_;
+  a.ldy = uint32_t(cfg_.vocab_size);
+  a.ldx = hidden;
+  if (all_logits) {
+    ops::record_rmsnorm(rec, {.x = x_, .ldx = hidden, .residual = {}, .weight = model_.final_norm_, .out = xn_, .ldo = hidden, .rows = T,
+                              .n = hidden, .eps = eps}, "final_norm");
+    a.x = xn_;
+    a.M = T;
+  } else {
+    // Only the last row's logits: copy it out (copies have no offset alignment rule) and run the
+    // head as a matrix-vector product.
+    rec.copy(x_.sub(uint64_t(T - 1) * hidden * 4, uint64_t(hidden) * 4), last_);
+    ops::record_rmsnorm(rec, {.x = last_, .ldx = hidden, .residual = {}, .weight = model_.final_norm_, .out = last_n_, .ldo = hidden,
+                              .rows = 1, .n = hidden, .eps = eps}, "final_norm");
+    a.x = last_n_;
+    a.M = 1;
+  }
+  ops::record_matmul(rec, a, "lm_head");
+  return rec.finish();
+}
+
+std::span<const float> Session::eval(std::span<const int32_t> tokens, float* all_logits) {
+  const uint64_t V = uint64_t(cfg_.vocab_size);
+  if (tokens.empty()) fail(Status::invalid_argument, "no tokens to evaluate");
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (tokens[i] < 0 || uint64_t(tokens[i]) >= V)
+      fail(Status::invalid_argument, "token id {} at index {} is out of range (vocabulary size {})", tokens[i], i, V);
+  if (uint64_t(position_) + tokens.size() > context_)
+    fail(Status::context_full, "{} tokens at position {} exceed the context of {} tokens (raise --ctx)", tokens.size(),
+         position_, context_);
+  const uint32_t chunk = all_logits ? std::min(batch_, logits_rows_) : batch_;
+  const float* logits = logits_.as<const float>();
+  size_t last_row = 0;
+  for (size_t done = 0; done < tokens.size();) {
+    uint32_t T = uint32_t(std::min<size_t>(chunk, tokens.size() - done));
+    std::memcpy(ids_.host, tokens.data() + done, T * 4);
+    params_.as<uint32_t>()[0] = position_;
+    vk::Sequence& seq = recording(T, all_logits != nullptr);
+    seq.run();
+    ++submissions_;
+    last_run_ = &seq;
+    if (all_logits) std::memcpy(all_logits + done * V, logits, T * V * 4);
+    last_row = all_logits ? T - 1 : 0;
+    position_ += T;
+    done += T;
+  }
+  return {logits + last_row * V, V};
+}
+
+}  // namespace dlvk

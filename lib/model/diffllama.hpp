@@ -1,0 +1,113 @@
+// The DiffLlama model on a Vulkan device: weights uploaded once (Model), and a Session that owns a KV
+// cache plus the recorded command sequences that run the graph (prefill per chunk size, decode per
+// token: one queue submission each, replayed with new positions and token ids).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "dlvk/checkpoint.hpp"
+#include "dlvk/model_config.hpp"
+#include "ops/weights.hpp"
+#include "vk/device.hpp"
+#include "vk/recorder.hpp"
+
+namespace dlvk {
+
+// Load progress: bytes of weights uploaded so far and in total.
+using LoadProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+class Model {
+ public:
+  // Loads config.json (+ generation_config.json) and the safetensors weights of `dir`, validates every
+  // tensor against the config, uploads them. Matrices keep their stored dtype (f32/f16/bf16); norm
+  // weights, biases and the RoPE table are f32; lambda is computed once per layer in f32.
+  static std::unique_ptr<Model> load(vk::Device& device, const std::filesystem::path& dir,
+                                     const LoadProgress& progress = {});
+  // From already-opened parts (e.g. buffers in memory).
+  static std::unique_ptr<Model> load(vk::Device& device, ModelConfig config, const Checkpoint& weights,
+                                     const LoadProgress& progress = {});
+
+  const ModelConfig& config() const { return config_; }
+  vk::Device& device() { return device_; }
+  uint64_t weight_bytes() const { return weights_arena_.bytes_allocated(); }
+  const std::vector<float>& lambdas() const { return lambdas_; }
+
+ private:
+  friend class Session;
+  explicit Model(vk::Device& device, ModelConfig config);
+
+  struct Layer {
+    vk::BufferSlice input_norm, post_norm;
+    ops::WeightMatrix q, k, v, o, gate, up, down;
+    vk::BufferSlice q_bias, k_bias, v_bias, o_bias;
+    float lambda = 0, lambda_init = 0;
+  };
+  vk::Device& device_;
+  ModelConfig config_;
+  vk::Arena weights_arena_;
+  ops::WeightMatrix embed_, lm_head_;
+  bool tied_ = false;
+  vk::BufferSlice final_norm_;
+  std::vector<Layer> layers_;
+  std::vector<float> inv_freq_;
+  std::vector<float> lambdas_;
+};
+
+struct SessionOptions {
+  uint32_t context = 0;  // KV cache length; 0: min(max_position_embeddings, 4096)
+  uint32_t batch = 64;   // prefill chunk size (tokens per submission)
+  bool profile = false;  // record timestamps (per-op GPU time of the last run)
+};
+
+class Session {
+ public:
+  Session(Model& model, const SessionOptions& options = {});
+  ~Session();
+
+  // Runs `tokens` at positions position() .. position()+n-1 (prefill in chunks of `batch`; a single
+  // token goes through the decode recording). Returns the logits of the last token. With
+  // `all_logits`, logits of every token are written to all_logits (n x vocab floats).
+  std::span<const float> eval(std::span<const int32_t> tokens, float* all_logits = nullptr);
+
+  uint32_t position() const { return position_; }
+  uint32_t context() const { return context_; }
+  uint32_t batch() const { return batch_; }
+  void reset() { position_ = 0; }
+  void truncate(uint32_t n);  // forget tokens at positions >= n
+
+  uint64_t kv_cache_bytes() const;
+  uint64_t scratch_bytes() const;
+  // Per-op GPU time of the last eval chunk (with SessionOptions::profile).
+  std::vector<vk::DispatchTiming> last_timings() const;
+  // Dispatches and queue submissions of the decode (one-token) recording.
+  uint32_t decode_dispatches();
+  uint64_t submissions() const { return submissions_; }
+
+ private:
+  struct Recording {
+    std::unique_ptr<vk::Sequence> seq;
+  };
+  vk::Sequence& recording(uint32_t T, bool all_logits);
+  std::unique_ptr<vk::Sequence> record(uint32_t T, bool all_logits);
+
+  Model& model_;
+  const ModelConfig& cfg_;
+  uint32_t context_, batch_, logits_rows_;
+  bool profile_;
+  vk::Arena cache_arena_, scratch_arena_, host_arena_, readback_arena_;
+  std::vector<vk::BufferSlice> k_cache_, v_cache_;
+  vk::BufferSlice x_, xn_, q_, k_, v_, attn_, gate_, up_, last_, last_n_, partials_, rope_table_;
+  vk::BufferSlice params_, ids_, logits_;
+  uint32_t decode_splits_ = 1;
+  uint32_t position_ = 0;
+  uint64_t submissions_ = 0;
+  std::map<std::pair<uint32_t, bool>, std::unique_ptr<vk::Sequence>> recordings_;
+  vk::Sequence* last_run_ = nullptr;
+};
+
+}  // namespace dlvk

@@ -1,0 +1,56 @@
+// Bad input through the CLI: each malformed model (tools/reference/make_testdata.py writes them) and
+// each bad argument gives exit code != 0 and exactly one line on stderr, "dlvk: error: ...", naming
+// the problem — never a crash, hang or silent output.
+#include <algorithm>
+#include <cctype>
+
+#include "model/model_util.hpp"
+
+using namespace dlvk;
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return s;
+}
+
+void expect_one_line_error(const test::CommandResult& r, const std::vector<std::string>& any_of) {
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code != 0);
+  CHECK(r.exit_code < 124);  // not a timeout (124) or a signal (128+)
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.err.rfind("dlvk: error: ", 0) == 0);
+  bool found = any_of.empty();
+  for (const auto& s : any_of) found = found || lower(r.err).find(lower(s)) != std::string::npos;
+  CHECK(found);
+}
+
+}  // namespace
+
+TEST_CASE("cli: every malformed checkpoint is a one-line error naming the problem") {
+  auto m = test::manifest();
+  REQUIRE(m["bad"].size() >= 20);
+  for (const auto& b : m["bad"]) {
+    std::string name = b["name"];
+    std::vector<std::string> hints = b["error_contains_any"];
+    auto dir = test::test_data() / "bad" / name;
+    auto r = test::run_command(test::dlvk_bin() + " score --model " + dir.string() + " --ids 1,2,3");
+    INFO("case " << name);
+    expect_one_line_error(r, hints);
+  }
+}
+
+TEST_CASE("cli: bad arguments") {
+  std::string good = (test::test_data() / "mha").string();
+  std::string score = test::dlvk_bin() + " score --model ";
+  expect_one_line_error(test::run_command(score + "/nonexistent/dir --ids 1,2"), {"/nonexistent/dir"});
+  expect_one_line_error(test::run_command(score + good + " --ids 1,x,3"), {"'x'"});
+  expect_one_line_error(test::run_command(score + good + " --ids 1,,3"), {"token id"});
+  expect_one_line_error(test::run_command(score + good + " --ids ''"), {"empty"});
+  expect_one_line_error(test::run_command(score + good + " --ids 1,128"), {"out of range"});
+  expect_one_line_error(test::run_command(score + good + " --ids -5"), {"out of range", "token id"});
+  expect_one_line_error(test::run_command(score + good + " --ids 99999999999"), {"out of range"});
+  expect_one_line_error(test::run_command(score + good + " --ids 1,2,3,4,5 --ctx 4"), {"context"});
+  expect_one_line_error(test::run_command(score + good + " --ids 1,2 --device 99"), {"device index"});
+}
