@@ -30,7 +30,7 @@ std::vector<int32_t> parse_ids(const std::string& csv) {
 
 void DeviceFlags::add(CLI::App* app) {
   app->add_option("--device", device, "Vulkan device index (see `dlvk devices`); default: the best one");
-  app->add_option("--profile", profile, "capability profile: native, minimal, mobile-like");
+  app->add_option("--caps", profile, "capability profile to force: native, minimal, mobile-like");
 }
 
 std::unique_ptr<vk::Device> DeviceFlags::open() const {

@@ -34,7 +34,7 @@ class Model {
 
   const ModelConfig& config() const { return config_; }
   vk::Device& device() { return device_; }
-  uint64_t weight_bytes() const { return weights_arena_.bytes_allocated(); }
+  uint64_t weight_bytes() const { return weights_arena_.bytes_used(); }
   const std::vector<float>& lambdas() const { return lambdas_; }
 
  private:

@@ -1,0 +1,131 @@
+// dlvk bench: prompt processing (pp) and generation (tg) tokens/s, llama-bench style: each test run
+// -r times, mean +- sd; --json prints one object per line with llama-bench's field names.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <numeric>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_util.hpp"
+#include "commands.hpp"
+#include "model/synthetic.hpp"
+
+namespace dlvk::cli {
+namespace {
+
+struct BenchOptions {
+  std::string model, synthetic, dtype = "f16";
+  int n_prompt = 512, n_gen = 128, reps = 3;
+  uint32_t batch = 512;
+  bool json = false, profile = false;
+  DeviceFlags dev;
+};
+
+void bench(const BenchOptions& o) {
+  if (o.model.empty() == o.synthetic.empty()) fail(Status::invalid_argument, "give exactly one of --model or --synthetic");
+  if (o.reps < 1 || o.n_prompt < 0 || o.n_gen < 0) fail(Status::invalid_argument, "-r must be >= 1, -p and -n >= 0");
+  auto device = o.dev.open();
+  std::unique_ptr<Model> model;
+  std::string model_name;
+  if (!o.synthetic.empty()) {
+    ModelConfig cfg = synthetic_config(o.synthetic);
+    DType dt = o.dtype == "f32" ? DType::f32 : o.dtype == "bf16" ? DType::bf16 : o.dtype == "f16" ? DType::f16
+             : (fail(Status::invalid_argument, "--dtype must be f32, f16 or bf16"), DType::f16);
+    Checkpoint ckpt = synthetic_checkpoint(cfg, dt);
+    model = Model::load(*device, cfg, ckpt);
+    model_name = "synthetic " + o.synthetic + " " + o.dtype;
+  } else {
+    model = load_model(*device, o.model, o.json);
+    model_name = o.model;
+  }
+  const auto& cfg = model->config();
+  uint32_t ctx = uint32_t(std::max(o.n_prompt + 1, o.n_gen + 1));
+  Session session(*model, {.context = ctx, .batch = std::max<uint32_t>(1, std::min<uint32_t>(o.batch, std::max(o.n_prompt, 1))),
+                           .profile = o.profile});
+  const std::string device_name = device->caps().device_name;
+  if (!o.json)
+    std::printf("model: %s, weights %.1f MiB, device: %s, decode: %u dispatches, 1 submission per token\n",
+                model_name.c_str(), double(model->weight_bytes()) / (1 << 20), device_name.c_str(), session.decode_dispatches());
+
+  std::vector<int32_t> ids(std::max(o.n_prompt, 1));
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 7919 + 13) % uint64_t(cfg.vocab_size));
+  using clock = std::chrono::steady_clock;
+  std::map<std::string, double> op_ms;
+  auto add_profile = [&] {
+    if (!o.profile) return;
+    for (const auto& t : session.last_timings()) op_ms[t.label] += t.ms;
+  };
+  auto report = [&](int n_prompt, int n_gen, const std::vector<double>& ts) {
+    double mean = std::accumulate(ts.begin(), ts.end(), 0.0) / double(ts.size());
+    double var = 0;
+    for (double t : ts) var += (t - mean) * (t - mean);
+    double sd = ts.size() > 1 ? std::sqrt(var / double(ts.size() - 1)) : 0.0;
+    if (o.json) {
+      nlohmann::json j = {{"model", model_name}, {"device", device_name}, {"n_prompt", n_prompt}, {"n_gen", n_gen},
+                          {"n_batch", session.batch()}, {"avg_ts", mean}, {"stddev_ts", sd}, {"samples_ts", ts}};
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::printf("%-6s %8.2f ± %.2f t/s\n", (n_prompt ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen)).c_str(),
+                  mean, sd);
+    }
+    std::fflush(stdout);
+  };
+  // One untimed warm-up of each path (pipeline creation, first-touch of memory).
+  session.reset();
+  session.eval(std::span(ids).first(std::min<size_t>(ids.size(), session.batch())));
+  int32_t tok[1] = {1};
+  session.eval(tok);
+  if (o.n_prompt > 0) {
+    std::vector<double> ts;
+    for (int r = 0; r < o.reps; ++r) {
+      session.reset();
+      auto t0 = clock::now();
+      session.eval(std::span(ids).first(size_t(o.n_prompt)));
+      ts.push_back(o.n_prompt / std::chrono::duration<double>(clock::now() - t0).count());
+      add_profile();
+    }
+    report(o.n_prompt, 0, ts);
+  }
+  if (o.n_gen > 0) {
+    std::vector<double> ts;
+    for (int r = 0; r < o.reps; ++r) {
+      session.reset();
+      auto t0 = clock::now();
+      for (int i = 0; i < o.n_gen; ++i) {
+        tok[0] = int32_t((i * 31 + 7) % cfg.vocab_size);
+        session.eval(tok);
+        add_profile();
+      }
+      ts.push_back(o.n_gen / std::chrono::duration<double>(clock::now() - t0).count());
+    }
+    report(0, o.n_gen, ts);
+  }
+  if (o.profile) {
+    std::map<std::string, double> family;
+    double total = 0;
+    for (auto& [label, ms] : op_ms) total += ms;
+    std::printf("GPU time per op over all timed runs (timestamps):\n");
+    for (auto& [label, ms] : op_ms) std::printf("  %-16s %10.2f ms  %5.1f%%\n", label.c_str(), ms, total ? 100 * ms / total : 0);
+  }
+}
+
+RegisterCommand reg([](CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  auto* sub = app.add_subcommand("bench", "prompt-processing and generation speed (tokens/s)");
+  sub->add_option("--model", o->model, "model directory");
+  sub->add_option("--synthetic", o->synthetic, "random-weight model of a named shape: tiny, S, M, 1.24B");
+  sub->add_option("--dtype", o->dtype, "weight dtype for --synthetic: f16 (default), bf16, f32");
+  sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens (default 512; 0 = skip)");
+  sub->add_option("-n,--n-gen", o->n_gen, "generated tokens (default 128; 0 = skip)");
+  sub->add_option("-r,--repetitions", o->reps, "repetitions of each test (default 3)");
+  sub->add_option("-b,--batch", o->batch, "prefill chunk size (default 512)");
+  sub->add_flag("--json", o->json, "one JSON object per test and line");
+  sub->add_flag("--profile", o->profile, "GPU time per op (timestamp queries)");
+  o->dev.add(sub);
+  sub->callback([o] { bench(*o); });
+});
+
+}  // namespace
+}  // namespace dlvk::cli

@@ -1,0 +1,145 @@
+// dlvk run: generate text from a prompt (or ids), streaming; -i for an interactive conversation.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <random>
+
+#include "cli_util.hpp"
+#include "commands.hpp"
+#include "dlvk/tokenizer.hpp"
+#include "generate/generator.hpp"
+
+namespace dlvk::cli {
+namespace {
+
+struct RunOptions {
+  std::string model, prompt, ids;
+  bool have_prompt = false;
+  int n = 128;
+  uint32_t ctx = 0, batch = 64;
+  float temp = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.0f;
+  int top_k = 40, repeat_last_n = 64;
+  std::optional<uint64_t> seed;
+  bool interactive = false, quiet = false;
+  DeviceFlags dev;
+};
+
+void run(const RunOptions& o) {
+  if (o.prompt.empty() == o.ids.empty() && !o.interactive)
+    fail(Status::invalid_argument, "give exactly one of --prompt or --ids (or -i)");
+  if (o.n < 0) fail(Status::invalid_argument, "-n must be >= 0");
+  std::optional<Tokenizer> tok;
+  auto tok_path = std::filesystem::path(o.model) / "tokenizer.json";
+  if (std::filesystem::exists(tok_path)) tok = Tokenizer::from_file(tok_path);
+  if (!tok && (!o.prompt.empty() || o.interactive))
+    fail(Status::invalid_argument, "{} has no tokenizer.json: use --ids", o.model);
+  std::vector<int32_t> prompt;
+  if (!o.ids.empty()) prompt = parse_ids(o.ids);
+
+  auto t_start = std::chrono::steady_clock::now();
+  auto device = o.dev.open();
+  auto model = load_model(*device, o.model, o.quiet);
+  Session session(*model, {.context = o.ctx, .batch = o.batch});
+  double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+
+  GenerateOptions g;
+  g.max_tokens = o.n;
+  g.sampling.temperature = o.temp;
+  g.sampling.top_k = o.top_k;
+  g.sampling.top_p = o.top_p;
+  g.sampling.min_p = o.min_p;
+  g.sampling.repeat_penalty = o.repeat_penalty;
+  g.sampling.repeat_last_n = o.repeat_last_n;
+  g.sampling.seed = o.seed ? *o.seed : std::random_device{}();
+  g.stop_ids = model->config().eos_token_ids;
+
+  auto stream = [&](std::span<const int32_t> p) {
+    std::optional<StreamDecoder> dec;
+    if (tok) dec.emplace(*tok);
+    bool first = true;
+    auto st = generate(session, p, g, [&](int32_t id) {
+      if (dec) {
+        std::string piece = dec->push(id);
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+      } else {
+        std::printf(first ? "%d" : ",%d", id);
+      }
+      first = false;
+      std::fflush(stdout);
+      return true;
+    });
+    if (dec) {
+      std::string rest = dec->flush();
+      std::fwrite(rest.data(), 1, rest.size(), stdout);
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+    if (!o.quiet)
+      std::fprintf(stderr,
+                   "dlvk: %u prompt tokens (%.1f t/s), %u generated (%.1f t/s), stop: %s, seed %llu, load %.2f s, device %s\n",
+                   st.prompt_tokens, st.prompt_ms > 0 ? st.prompt_tokens * 1000.0 / st.prompt_ms : 0.0,
+                   st.generated_tokens, st.generate_ms > 0 ? st.generated_tokens * 1000.0 / st.generate_ms : 0.0,
+                   stop_reason_name(st.stop), (unsigned long long)g.sampling.seed, load_s,
+                   device->caps().device_name.c_str());
+  };
+
+  if (!o.interactive) {
+    if (tok && !o.prompt.empty()) {
+      prompt = tok->encode(o.prompt, true);
+      std::fwrite(o.prompt.data(), 1, o.prompt.size(), stdout);
+    }
+    stream(prompt);
+    return;
+  }
+  // Interactive: each line is appended to the conversation held in the KV cache; Ctrl-D quits.
+  bool first_turn = true;
+  std::string line;
+  if (!o.prompt.empty()) {
+    line = o.prompt;
+  } else {
+    std::fprintf(stderr, "> ");
+    if (!std::getline(std::cin, line)) return;
+  }
+  for (;;) {
+    auto ids = tok->encode(line + "\n", first_turn);
+    first_turn = false;
+    if (session.position() + ids.size() + 1 > session.context()) {
+      std::fprintf(stderr, "dlvk: context full (%u tokens); starting a new conversation\n", session.context());
+      session.reset();
+      ids = tok->encode(line + "\n", true);
+    }
+    stream(ids);
+    std::fprintf(stderr, "> ");
+    if (!std::getline(std::cin, line)) break;
+  }
+  std::fprintf(stderr, "\n");
+}
+
+RegisterCommand reg([](CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  auto* sub = app.add_subcommand("run", "generate text (streams it to stdout)");
+  sub->add_option("--model", o->model, "model directory")->required();
+  sub->add_option("-p,--prompt", o->prompt, "prompt text");
+  sub->add_option("--ids", o->ids, "prompt as comma-separated token ids");
+  sub->add_option("-n,--n-predict", o->n, "tokens to generate (default 128)");
+  sub->add_option("--temp", o->temp, "temperature; 0 = greedy (default 0.8)");
+  sub->add_option("--top-k", o->top_k, "top-k (default 40; 0 = off)");
+  sub->add_option("--top-p", o->top_p, "top-p (default 0.95; 1 = off)");
+  sub->add_option("--min-p", o->min_p, "min-p (default 0.05; 0 = off)");
+  sub->add_option("--repeat-penalty", o->repeat_penalty, "repeat penalty (default 1.0 = off)");
+  sub->add_option("--repeat-last-n", o->repeat_last_n, "tokens the repeat penalty looks back (default 64)");
+  sub->add_option("--seed", o->seed, "random seed (default: random; printed at the end)");
+  sub->add_option("--ctx", o->ctx, "context length (default min(max_position_embeddings, 4096))");
+  sub->add_option("--batch", o->batch, "prefill chunk size (default 64)");
+  sub->add_flag("-i,--interactive", o->interactive, "read prompts line by line, keep the conversation; Ctrl-D quits");
+  sub->add_flag("-q,--quiet", o->quiet, "no progress bar or summary line");
+  o->dev.add(sub);
+  sub->callback([o] { run(*o); });
+});
+
+}  // namespace
+}  // namespace dlvk::cli

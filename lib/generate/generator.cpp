@@ -1,0 +1,55 @@
+#include "generate/generator.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace dlvk {
+
+const char* stop_reason_name(StopReason r) {
+  switch (r) {
+    case StopReason::eos: return "end of sequence";
+    case StopReason::max_tokens: return "token limit";
+    case StopReason::context_full: return "context full";
+    case StopReason::cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+GenerateStats generate(Session& session, std::span<const int32_t> prompt, const GenerateOptions& options,
+                       const TokenCallback& on_token) {
+  using clock = std::chrono::steady_clock;
+  auto ms = [](clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  GenerateStats st;
+  Sampler sampler(options.sampling);
+  std::vector<int32_t> history(prompt.begin(), prompt.end());
+  auto t0 = clock::now();
+  std::span<const float> logits = session.eval(prompt);
+  st.prompt_tokens = uint32_t(prompt.size());
+  st.prompt_ms = ms(clock::now() - t0);
+  t0 = clock::now();
+  for (int i = 0; i < options.max_tokens; ++i) {
+    int32_t id = sampler.sample(logits, history);
+    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), id) != options.stop_ids.end()) {
+      st.stop = StopReason::eos;
+      break;
+    }
+    st.tokens.push_back(id);
+    history.push_back(id);
+    ++st.generated_tokens;
+    if (on_token && !on_token(id)) {
+      st.stop = StopReason::cancelled;
+      break;
+    }
+    if (i + 1 == options.max_tokens) break;
+    if (session.position() >= session.context()) {
+      st.stop = StopReason::context_full;
+      break;
+    }
+    int32_t one[1] = {id};
+    logits = session.eval(one);
+  }
+  st.generate_ms = ms(clock::now() - t0);
+  return st;
+}
+
+}  // namespace dlvk

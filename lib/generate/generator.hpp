@@ -1,0 +1,40 @@
+// Text generation on a Session: prefill the prompt, then sample one token at a time (one queue
+// submission per token), stopping at an end-of-sequence id, the token limit, a full context or when
+// the callback asks to stop.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "dlvk/sampler.hpp"
+#include "model/diffllama.hpp"
+
+namespace dlvk {
+
+struct GenerateOptions {
+  int max_tokens = 128;
+  SamplingParams sampling;
+  std::vector<int32_t> stop_ids;  // end-of-sequence ids (config / generation_config)
+};
+
+enum class StopReason { eos, max_tokens, context_full, cancelled };
+const char* stop_reason_name(StopReason r);
+
+struct GenerateStats {
+  uint32_t prompt_tokens = 0, generated_tokens = 0;
+  double prompt_ms = 0, generate_ms = 0;  // prefill; decode + sampling
+  StopReason stop = StopReason::max_tokens;
+  std::vector<int32_t> tokens;  // generated ids (an eos id that stopped generation is not included)
+};
+
+// Called with each generated id; return false to stop (StopReason::cancelled).
+using TokenCallback = std::function<bool(int32_t id)>;
+
+// Runs `prompt` at the session's current position, then generates. The session keeps the prompt
+// and generated tokens in its KV cache (so a conversation can continue).
+GenerateStats generate(Session& session, std::span<const int32_t> prompt, const GenerateOptions& options,
+                       const TokenCallback& on_token);
+
+}  // namespace dlvk
