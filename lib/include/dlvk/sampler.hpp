@@ -1,0 +1,54 @@
+// Token sampling from logits: repeat penalty -> top-k -> softmax with temperature -> top-p ->
+// min-p -> draw. Deterministic for a given seed on every platform (own PRNG, own uniform draw).
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace dlvk {
+
+struct SamplingParams {
+  float temperature = 0.8f;     // <= 0: greedy (argmax after the repeat penalty; lowest id on ties)
+  int top_k = 40;               // <= 0 or >= vocab: disabled
+  float top_p = 0.95f;          // >= 1: disabled; keeps the smallest prefix with mass >= top_p
+  float min_p = 0.05f;          // <= 0: disabled; keeps p >= min_p * p_max
+  float repeat_penalty = 1.0f;  // 1: disabled; logit > 0 ? logit / p : logit * p
+  int repeat_last_n = 64;       // window of recent tokens for the penalty; 0: none; -1: all
+  uint64_t seed = 0;
+};
+
+class Sampler {
+ public:
+  // Status::invalid_argument for NaN parameters, repeat_penalty <= 0 or repeat_last_n < -1.
+  explicit Sampler(SamplingParams params);
+
+  // Picks a token id in [0, logits.size()). `recent_tokens` is the history, oldest first; the
+  // penalty applies once to each distinct id among the last repeat_last_n of them.
+  // Errors: empty logits or a recent token outside the vocabulary -> Status::invalid_argument;
+  // a NaN logit -> Status::internal "logits contain NaN". Allocates only when the vocabulary
+  // grows beyond what an earlier call saw.
+  int32_t sample(std::span<const float> logits, std::span<const int32_t> recent_tokens);
+
+  // Restarts the random stream (same seed => same draws).
+  void reset(uint64_t seed);
+
+  const SamplingParams& params() const { return params_; }
+
+  // The random stream itself (xoshiro256** seeded through splitmix64): exposed for tests.
+  uint64_t next_u64();
+  double next_uniform();  // [0, 1), 53 random bits
+
+ private:
+  struct Cand {
+    float logit;
+    int32_t id;
+    double p;
+  };
+  SamplingParams params_;
+  uint64_t s_[4]{};
+  std::vector<Cand> cands_;
+  std::vector<uint32_t> seen_;  // per-id stamp for "distinct recent tokens"
+  uint32_t stamp_ = 0;
+};
+
+}  // namespace dlvk
