@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# One command from a fresh clone: installs dependencies (idempotent), builds dlvk in Release (a no-op
+# when up to date), then generates text with the model shipped in models/default. Options are passed
+# to `dlvk run`, e.g. ./run.sh --prompt "And God said" -n 64 --seed 7
+set -euo pipefail
+cd "$(dirname "$0")"
+bash third_party/deps.sh
+if [ ! -f build/CMakeCache.txt ]; then
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build build -j"$(nproc)" --target dlvk_cli >/dev/null
+if [ ! -f models/default/config.json ]; then
+  echo "models/default is missing; showing the Vulkan devices instead" >&2
+  exec build/bin/dlvk devices
+fi
+if [ $# -eq 0 ]; then
+  set -- --prompt "In the beginning" -n 96
+fi
+exec build/bin/dlvk run --model models/default "$@"
