@@ -12,9 +12,15 @@ layout(constant_id = 2) const uint WDT = 0;
 layout(constant_id = 3) const uint HAS_BIAS = 0;
 layout(constant_id = 4) const uint ACCUMULATE = 0;
 layout(constant_id = 5) const uint USE_SUBGROUP = 0;
+// 1: each invocation computes whole rows alone with 128-bit loads (no shared memory, no barriers).
+// Chosen for CPU implementations (lavapipe), where an invocation is a SIMD lane of one thread and
+// streaming a row sequentially beats splitting K across lanes.
+layout(constant_id = 6) const uint ROW_PER_INVOCATION = 0;
 
 layout(binding = 0) readonly buffer XBuf { float x[]; };
 layout(binding = 1) readonly buffer WBuf { uint w[]; };
+layout(binding = 1) readonly buffer WBuf4 { uvec4 w4[]; };
+layout(binding = 0) readonly buffer XBuf4 { vec4 x4[]; };
 layout(binding = 2) readonly buffer BiasBuf { float bias[]; };
 layout(binding = 3) buffer YBuf { float y[]; };
 
@@ -28,7 +34,43 @@ DEFINE_WEIGHT_LOADER(load_w, w, WDT)
 
 shared float red[gl_WorkGroupSize.x * ROWS];
 
+// Dot product of weight row n with x row m; K % 8 == 0 and 16-byte aligned rows use vector loads.
+float row_dot(uint n, uint m) {
+  float acc = 0.0;
+  const uint xb = m * p.ldx;
+  if (WDT != DT_F32 && (p.K & 7u) == 0u && (xb & 3u) == 0u) {
+    const uint base = n * (p.K / 8u), xb4 = xb / 4u;
+    for (uint i = 0; i < p.K / 8u; ++i) {
+      uvec4 q = w4[base + i];
+      vec4 xa = x4[xb4 + 2u * i], xc = x4[xb4 + 2u * i + 1u];
+      if (WDT == DT_F16) {
+        acc += dot(vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y)), xa) +
+               dot(vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w)), xc);
+      } else {
+        acc += dot(uintBitsToFloat(uvec4(q.x << 16, q.x & 0xffff0000u, q.y << 16, q.y & 0xffff0000u)), xa) +
+               dot(uintBitsToFloat(uvec4(q.z << 16, q.z & 0xffff0000u, q.w << 16, q.w & 0xffff0000u)), xc);
+      }
+    }
+  } else if (WDT == DT_F32 && (p.K & 3u) == 0u && (xb & 3u) == 0u) {
+    const uint base = n * (p.K / 4u), xb4 = xb / 4u;
+    for (uint i = 0; i < p.K / 4u; ++i) acc += dot(uintBitsToFloat(w4[base + i]), x4[xb4 + i]);
+  } else {
+    for (uint k = 0; k < p.K; ++k) acc += load_w(n * p.K + k) * x[xb + k];
+  }
+  return acc;
+}
+
 void main() {
+  if (ROW_PER_INVOCATION != 0u) {
+    const uint n = gl_GlobalInvocationID.x, m = gl_WorkGroupID.y;
+    if (n >= p.N) return;
+    float v = row_dot(n, m);
+    if (HAS_BIAS != 0u) v += bias[p.y_col0 + n];
+    const uint o = m * p.ldy + p.y_col0 + n;
+    if (ACCUMULATE != 0u) v += y[o];
+    y[o] = v;
+    return;
+  }
   const uint tid = gl_LocalInvocationID.x;
   const uint WG = gl_WorkGroupSize.x;
   const uint n0 = gl_WorkGroupID.x * ROWS;

@@ -38,9 +38,11 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   if (v == MatmulVariant::matvec) {
     uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
     uint32_t rows = 2;
-    key = {"matvec", {wg, rows, dtype_code(w.dtype), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u}, 4,
-           sizeof(MatmulPush)};
-    gx_rows = rows;
+    // Quirk: on CPU implementations one invocation per output row streams memory best.
+    bool row_per_invocation = caps.cpu_quirks;
+    key = {"matvec", {wg, rows, dtype_code(w.dtype), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u,
+                      row_per_invocation}, 4, sizeof(MatmulPush)};
+    gx_rows = row_per_invocation ? wg : rows;
     gy = a.M;
   } else {
     TiledConfig t = tiled_config(caps);

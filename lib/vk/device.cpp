@@ -139,6 +139,7 @@ Capabilities query_caps(VkPhysicalDevice pd, const std::vector<std::string>& ext
     uma = uma && host_visible;
   }
   c.unified_memory = uma;
+  c.cpu_quirks = c.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
   return c;
 }
 
@@ -167,9 +168,10 @@ void apply_profile(Capabilities& c, std::string_view profile) {
     c.max_storage_buffer_range = std::min<uint64_t>(c.max_storage_buffer_range, 64ull << 20);
     c.max_workgroup_invocations = std::min<uint32_t>(c.max_workgroup_invocations, 128);
     c.max_workgroup_size[0] = std::min<uint32_t>(c.max_workgroup_size[0], 128);
+    c.cpu_quirks = false;
   } else if (profile == "mobile-like") {
     c.max_shared_memory = std::min<uint32_t>(c.max_shared_memory, 32768);
-    c.subgroup_basic = c.subgroup_arithmetic = false;
+    c.cpu_quirks = false;
     c.max_storage_buffer_range = std::min<uint64_t>(c.max_storage_buffer_range, 128ull << 20);
     c.max_workgroup_invocations = std::min<uint32_t>(c.max_workgroup_invocations, 256);
     c.max_workgroup_size[0] = std::min<uint32_t>(c.max_workgroup_size[0], 256);

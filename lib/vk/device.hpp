@@ -52,6 +52,10 @@ struct Capabilities {
   std::vector<MemoryHeap> heaps;
   bool unified_memory = false;  // every device-local heap is also host-visible (integrated GPU, CPU)
 
+  // Quirk: a CPU implementation (lavapipe, SwiftShader) runs an invocation as a SIMD lane of one
+  // thread; kernels then prefer one invocation per output row over cooperative reductions.
+  bool cpu_quirks = false;
+
   std::string profile = "native";  // which profile clamped these values
 
   const char* type_name() const;
@@ -60,7 +64,8 @@ struct Capabilities {
 
 // Named profiles: "native" (no change), "minimal" (16 KiB shared memory, no subgroup operations, no
 // fp16 arithmetic, no 16-bit storage, 64 MiB storage-buffer range), "mobile-like" (32 KiB shared memory,
-// no subgroup-size assumptions: subgroup ops off). Unknown names are an error.
+// 256 invocations, 128 MiB range; subgroup operations kept, and no kernel assumes a subgroup size).
+// Both model GPUs, so they also turn the CPU quirks off. Unknown names are an error.
 void apply_profile(Capabilities& caps, std::string_view profile);
 std::vector<std::string> profile_names();
 
