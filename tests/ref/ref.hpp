@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace dlvk::ref {
@@ -50,14 +51,17 @@ inline double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.
 
 // Differential attention for T query rows at positions pos0 + t over a cache of keys/values
 // [pos0 + T, Hkv, d]. q: [T, H, d]. Output [T, H/2 * 2d]. `interleaved` pairs head 2i with 2i+1
-// instead of i with i+H/2 — a deliberately wrong variant the tests use to show they can fail.
+// instead of i with i+H/2 — a deliberately wrong variant the tests use to show they can fail; so are
+// `swap_value_halves` (V~_i = [v_g(i+H/2); v_g(i)] instead of [v_g(i); v_g(i+H/2)]) and `kv_head_modulo`
+// (GQA mapping g(h) = h % Hkv instead of h / (H/Hkv)).
 inline std::vector<double> diff_attention(std::span<const float> q, std::span<const float> k, std::span<const float> v,
                                           size_t T, size_t H, size_t Hkv, size_t d, size_t pos0, double lambda,
-                                          double lambda_init, double eps, bool interleaved = false) {
+                                          double lambda_init, double eps, bool interleaved = false,
+                                          bool swap_value_halves = false, bool kv_head_modulo = false) {
   size_t H2 = H / 2, group = H / Hkv, C = 2 * d;
   std::vector<double> out(T * H2 * C);
   auto attend = [&](size_t t, size_t h, std::vector<double>& probs) {
-    size_t n = pos0 + t + 1, g = h / group;
+    size_t n = pos0 + t + 1, g = kv_head_modulo ? h % Hkv : h / group;
     probs.assign(n, 0.0);
     double mx = -1e300;
     for (size_t s = 0; s < n; ++s) {
@@ -76,7 +80,8 @@ inline std::vector<double> diff_attention(std::span<const float> q, std::span<co
       size_t h1 = interleaved ? 2 * i : i, h2 = interleaved ? 2 * i + 1 : i + H2;
       attend(t, h1, p1);
       attend(t, h2, p2);
-      size_t ga = h1 / group, gb = h2 / group;
+      size_t ga = kv_head_modulo ? h1 % Hkv : h1 / group, gb = kv_head_modulo ? h2 % Hkv : h2 / group;
+      if (swap_value_halves) std::swap(ga, gb);
       double ss = 0;
       for (size_t c = 0; c < C; ++c) {
         double o1 = 0, o2 = 0;

@@ -1,0 +1,397 @@
+// dlvk bench-ops: GPU time of each kernel family at model-like shapes, from timestamp queries.
+//   dlvk bench-ops [-r REPS] [--warmup N] [--max-seconds S] [--filter SUBSTR] [--json] [--device N] [--profile P]
+// Each case records its dispatches once (Recorder with profiling), replays the Sequence `warmup` times,
+// then `reps` times, and reports the median and minimum of the summed per-dispatch GPU times
+// (Sequence::timings()). Rates use the median:
+//   GFLOP/s = counted flops / time. Matmul: 2*M*N*K (bias/accumulate ignored). RMSNorm: 4 per element
+//             (square, sum, scale, weight). RoPE: 6 per rotated pair. Attention: 12*d per (query, head
+//             pair, visible key): 2 q.k dots of d (2 flops each) + 2 maps x 2d-wide value accumulation;
+//             softmax exp/max and the final norm are not counted. Element-wise and embedding: memory-bound,
+//             no flop rate.
+//   GB/s    = compulsory bytes / time: every input read once and every output written once, weights in
+//             their stored dtype, activations f32; attention reads each visible K/V row once (the real
+//             kernel may re-read K/V per head pair; that traffic is not counted), plus q and the output
+//             (and split partials written and read back).
+// A CPU implementation (lavapipe) gives low numbers; they still compare kernel variants. Validation
+// layers are off unless DLVK_VALIDATION=1.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "dlvk/dtype.hpp"
+#include "dlvk/error.hpp"
+#include "ops/diff_attention.hpp"
+#include "ops/elementwise.hpp"
+#include "ops/matmul.hpp"
+#include "ops/rmsnorm.hpp"
+#include "ops/rope.hpp"
+#include "ops/weights.hpp"
+#include "vk/device.hpp"
+#include "vk/memory.hpp"
+#include "vk/recorder.hpp"
+
+namespace {
+
+using namespace dlvk;
+
+struct Options {
+  int reps = 5;
+  int warmup = 1;
+  double max_seconds = 2.0;
+  std::string filter;
+  bool json = false;
+  int device = -1;
+  std::string profile;
+};
+
+// Cheap deterministic values in [-1, 1) (xorshift): multi-megabyte weights fill in milliseconds.
+std::vector<float> pseudo_random(size_t n, uint64_t seed) {
+  std::vector<float> v(n);
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (auto& f : v) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    f = float(int32_t(uint32_t(x >> 32))) * (1.0f / 2147483648.0f);
+  }
+  return v;
+}
+
+std::vector<uint8_t> encode(const std::vector<float>& v, DType dt) {
+  std::vector<uint8_t> out(v.size() * size_of(dt));
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (dt == DType::f32) {
+      std::memcpy(&out[i * 4], &v[i], 4);
+    } else {
+      uint16_t h = dt == DType::f16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
+      std::memcpy(&out[i * 2], &h, 2);
+    }
+  }
+  return out;
+}
+
+const char* dtype_label(DType dt) { return dt == DType::f32 ? "f32" : dt == DType::f16 ? "f16" : "bf16"; }
+
+struct Row {
+  std::string op, variant, shape;
+  double flops = 0, bytes = 0;
+  std::string name() const { return op + " " + variant + " " + shape; }
+};
+
+class Bench {
+ public:
+  Bench(vk::Device& dev, const Options& o) : dev_(dev), o_(o) {}
+
+  bool wanted(const Row& r) const { return o_.filter.empty() || r.name().find(o_.filter) != std::string::npos; }
+  vk::Device& device() { return dev_; }
+  int cases() const { return cases_; }
+
+  // Records `record` once with profiling, replays it, prints one line.
+  void measure(const Row& row, const std::function<void(vk::Recorder&)>& record) {
+    vk::Recorder rec(dev_, /*profile=*/true);
+    record(rec);
+    auto seq = rec.finish();
+    auto gpu_ms = [&]() {
+      double ms = 0;
+      for (const auto& t : seq->timings()) ms += t.ms;
+      return ms;
+    };
+    using clock = std::chrono::steady_clock;
+    double first_wall = 0;
+    for (int i = 0; i < std::max(1, o_.warmup); ++i) {
+      auto t0 = clock::now();
+      seq->run();
+      first_wall = std::chrono::duration<double>(clock::now() - t0).count();
+    }
+    // Fewer reps where one run is slow, so the whole benchmark stays within a few minutes.
+    int reps = std::max(1, o_.reps);
+    if (o_.max_seconds > 0 && first_wall > 0)
+      reps = std::clamp(int(o_.max_seconds / first_wall), 1, reps);
+    std::vector<double> times, walls;
+    for (int i = 0; i < reps; ++i) {
+      auto t0 = clock::now();
+      seq->run();
+      walls.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+      times.push_back(seq->profiled() ? gpu_ms() : walls.back());
+    }
+    std::sort(times.begin(), times.end());
+    std::sort(walls.begin(), walls.end());
+    double med = times[times.size() / 2], mn = times.front(), wall = walls[walls.size() / 2];
+    double gflops = row.flops > 0 && med > 0 ? row.flops / (med * 1e6) : 0;
+    double gbps = med > 0 ? row.bytes / (med * 1e6) : 0;
+    ++cases_;
+    if (o_.json) {
+      nlohmann::ordered_json j{{"op", row.op},
+                       {"variant", row.variant},
+                       {"shape", row.shape},
+                       {"reps", reps},
+                       {"dispatches", seq->dispatch_count()},
+                       {"gpu_ms", med},
+                       {"gpu_ms_min", mn},
+                       {"wall_ms", wall},
+                       {"timer", seq->profiled() ? "timestamps" : "wall"},
+                       {"flops", row.flops},
+                       {"bytes", row.bytes},
+                       {"gflops", row.flops > 0 ? nlohmann::ordered_json(gflops) : nlohmann::ordered_json(nullptr)},
+                       {"gbps", gbps},
+                       {"device", dev_.caps().device_name},
+                       {"profile", dev_.caps().profile}};
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::printf("%-15s %-12s %-32s %4d %3u %10.3f %10.3f %9s %8.2f\n", row.op.c_str(), row.variant.c_str(),
+                  row.shape.c_str(), reps, seq->dispatch_count(), med, mn,
+                  row.flops > 0 ? fmt::format("{:.2f}", gflops).c_str() : "-", gbps);
+    }
+    std::fflush(stdout);
+  }
+
+ private:
+  vk::Device& dev_;
+  const Options& o_;
+  int cases_ = 0;
+};
+
+// ---- cases -----------------------------------------------------------------------------------------
+
+void bench_matmul(Bench& b) {
+  struct Shape {
+    uint32_t N, K;
+  };
+  const Shape shapes[] = {{2048, 2048}, {8192, 2048}, {2048, 8192}};  // q/o proj; gate/up; down
+  for (uint32_t M : {1u, 128u})
+    for (DType dt : {DType::f32, DType::f16, DType::bf16})
+      for (const auto& s : shapes) {
+        bool matvec = M == 1;
+        Row r{matvec ? "matvec" : "matmul.tiled", dtype_label(dt), fmt::format("M={} N={} K={}", M, s.N, s.K)};
+        r.flops = 2.0 * M * s.N * s.K;
+        r.bytes = double(s.N) * s.K * size_of(dt) + 4.0 * M * s.K + 4.0 * M * s.N;
+        if (!b.wanted(r)) continue;
+        vk::Arena arena(b.device(), vk::MemoryKind::device, 64ull << 20, "bench");
+        auto w = ops::upload_matrix(b.device(), arena, dt, s.N, s.K, encode(pseudo_random(size_t(s.N) * s.K, s.N + s.K), dt).data(),
+                                    "w");
+        auto x = ops::upload_f32(b.device(), arena, pseudo_random(size_t(M) * s.K, 7), "x");
+        auto y = arena.allocate(size_t(M) * s.N * 4, "y");
+        b.measure(r, [&](vk::Recorder& rec) {
+          ops::MatmulArgs a;
+          a.x = x;
+          a.ldx = s.K;
+          a.w = &w;
+          a.y = y;
+          a.ldy = s.N;
+          a.M = M;
+          a.variant = matvec ? ops::MatmulVariant::matvec : ops::MatmulVariant::tiled;
+          ops::record_matmul(rec, a, "matmul");
+        });
+      }
+}
+
+void bench_rmsnorm(Bench& b) {
+  const uint32_t n = 2048;
+  for (uint32_t rows : {1u, 128u})
+    for (bool residual : {false, true}) {
+      Row r{"rmsnorm", residual ? "residual" : "plain", fmt::format("rows={} n={}", rows, n)};
+      r.flops = 4.0 * rows * n + (residual ? rows * n : 0);
+      r.bytes = 4.0 * rows * n * (residual ? 4 : 2) + 4.0 * n;  // residual: x, res read; x, out written
+      if (!b.wanted(r)) continue;
+      vk::Arena arena(b.device(), vk::MemoryKind::device, 16ull << 20, "bench");
+      auto x = ops::upload_f32(b.device(), arena, pseudo_random(size_t(rows) * n, 1), "x");
+      auto res = ops::upload_f32(b.device(), arena, pseudo_random(size_t(rows) * n, 2), "res");
+      auto w = ops::upload_f32(b.device(), arena, pseudo_random(n, 3), "w");
+      auto out = arena.allocate(size_t(rows) * n * 4, "out");
+      b.measure(r, [&](vk::Recorder& rec) {
+        ops::RmsNormArgs a;
+        a.x = x;
+        a.ldx = n;
+        if (residual) a.residual = res;
+        a.weight = w;
+        a.out = out;
+        a.ldo = n;
+        a.rows = rows;
+        a.n = n;
+        ops::record_rmsnorm(rec, a, "rmsnorm");
+      });
+    }
+}
+
+void bench_rope(Bench& b) {
+  const uint32_t H = 32, Hkv = 8, d = 64, ctx = 4096;
+  for (uint32_t T : {1u, 128u}) {
+    Row r{"rope", "q+k", fmt::format("T={} H={} Hkv={} d={}", T, H, Hkv, d)};
+    double pairs = double(T) * (H + Hkv) * d / 2;
+    r.flops = 6 * pairs;
+    r.bytes = pairs * 2 * 4 * 2 + double(T) * (d / 2) * 8 * 2;  // read + write each element; table per dispatch
+    if (!b.wanted(r)) continue;
+    vk::Arena arena(b.device(), vk::MemoryKind::device, 16ull << 20, "bench");
+    std::vector<float> inv(d / 2);
+    for (uint32_t i = 0; i < d / 2; ++i) inv[i] = float(std::pow(10000.0, -2.0 * i / d));
+    auto table = ops::upload_f32(b.device(), arena, ops::rope_table(inv, ctx), "table");
+    std::vector<uint32_t> p{ctx - T, 0, 0, 0};
+    auto params = arena.allocate(16, "params");
+    vk::upload(b.device(), params, p.data(), 16);
+    auto q = ops::upload_f32(b.device(), arena, pseudo_random(size_t(T) * H * d, 1), "q");
+    auto k = ops::upload_f32(b.device(), arena, pseudo_random(size_t(T) * Hkv * d, 2), "k");
+    auto kc = arena.allocate(size_t(ctx) * Hkv * d * 4, "k_cache");
+    b.measure(r, [&](vk::Recorder& rec) {
+      ops::RopeArgs a;
+      a.params = params;
+      a.table = table;
+      a.src = a.dst = q;
+      a.ld_src = a.ld_dst = H * d;
+      a.T = T;
+      a.heads = H;
+      a.d = d;
+      ops::record_rope(rec, a, "rope_q");
+      a.src = k;
+      a.ld_src = Hkv * d;
+      a.dst = kc;
+      a.ld_dst = Hkv * d;
+      a.heads = Hkv;
+      a.dst_at_pos = true;
+      ops::record_rope(rec, a, "rope_k");
+    });
+  }
+}
+
+void bench_attention(Bench& b) {
+  const uint32_t H = 32, Hkv = 8, d = 64;
+  struct Case {
+    uint32_t T, ctx, n_split;
+  };
+  const Case cases[] = {{1, 512, 1},  {1, 512, 4},   {1, 2048, 1},  {1, 2048, 16},
+                        {1, 4096, 1}, {1, 4096, 16}, {128, 128, 1}};
+  for (const auto& c : cases) {
+    const uint32_t pos0 = c.ctx - c.T;  // the last query row sees all ctx keys
+    Row r{"diff_attention", c.T == 1 ? fmt::format("split={}", c.n_split) : "prefill",
+          fmt::format("T={} ctx={} H={} Hkv={} d={}", c.T, c.ctx, H, Hkv, d)};
+    double visible = 0;  // sum over query rows of visible keys
+    for (uint32_t t = 0; t < c.T; ++t) visible += pos0 + t + 1;
+    r.flops = 12.0 * d * visible * (H / 2);
+    double partial_bytes = c.n_split > 1 ? 2.0 * 4 * ops::diff_attention_partial_floats(c.T, H, d, c.n_split) : 0;
+    r.bytes = 2.0 * c.ctx * Hkv * d * 4 + 2.0 * c.T * H * d * 4 + partial_bytes;
+    if (!b.wanted(r)) continue;
+    if (!ops::diff_attention_supported(b.device().caps(), d)) continue;
+    vk::Arena arena(b.device(), vk::MemoryKind::device, 64ull << 20, "bench");
+    std::vector<uint32_t> p{pos0, 0, 0, 0};
+    auto params = arena.allocate(16, "params");
+    vk::upload(b.device(), params, p.data(), 16);
+    auto q = ops::upload_f32(b.device(), arena, pseudo_random(size_t(c.T) * H * d, 1), "q");
+    auto kc = ops::upload_f32(b.device(), arena, pseudo_random(size_t(c.ctx) * Hkv * d, 2), "k");
+    auto vc = ops::upload_f32(b.device(), arena, pseudo_random(size_t(c.ctx) * Hkv * d, 3), "v");
+    auto out = arena.allocate(size_t(c.T) * H * d * 4, "out");
+    vk::BufferSlice part;
+    if (c.n_split > 1) part = arena.allocate(ops::diff_attention_partial_floats(c.T, H, d, c.n_split) * 4, "partials");
+    b.measure(r, [&](vk::Recorder& rec) {
+      ops::DiffAttentionArgs a;
+      a.params = params;
+      a.q = q;
+      a.ldq = H * d;
+      a.k_cache = kc;
+      a.v_cache = vc;
+      a.out = out;
+      a.ldo = H * d;
+      a.partials = part;
+      a.T = c.T;
+      a.H = H;
+      a.Hkv = Hkv;
+      a.d = d;
+      a.n_split = c.n_split;
+      a.lambda = 0.7f;
+      a.lambda_init = 0.2f;
+      ops::record_diff_attention(rec, a, "diff_attention");
+    });
+  }
+}
+
+void bench_elementwise(Bench& b) {
+  const std::pair<ops::EltOp, const char*> ops_[] = {
+      {ops::EltOp::silu_mul, "silu_mul"}, {ops::EltOp::gelu_mul, "gelu_mul"}, {ops::EltOp::add, "add"}};
+  for (const auto& [op, name] : ops_)
+    for (uint32_t n : {8192u, 128u * 8192u}) {
+      Row r{name, "f32", fmt::format("n={}", n)};
+      r.bytes = 12.0 * n;
+      if (!b.wanted(r)) continue;
+      vk::Arena arena(b.device(), vk::MemoryKind::device, 16ull << 20, "bench");
+      auto x = ops::upload_f32(b.device(), arena, pseudo_random(n, 1), "a");
+      auto y = ops::upload_f32(b.device(), arena, pseudo_random(n, 2), "b");
+      auto out = arena.allocate(size_t(n) * 4, "out");
+      b.measure(r, [&](vk::Recorder& rec) { ops::record_elementwise(rec, op, x, y, out, n, name); });
+    }
+}
+
+void bench_embedding(Bench& b) {
+  const uint32_t V = 32768, hidden = 2048;  // 128 MiB of f16
+  for (uint32_t T : {1u, 128u}) {
+    Row r{"embedding", "f16", fmt::format("T={} V={} hidden={}", T, V, hidden)};
+    r.bytes = double(T) * hidden * (2 + 4) + 4.0 * T;
+    if (!b.wanted(r)) continue;
+    vk::Arena arena(b.device(), vk::MemoryKind::device, 64ull << 20, "bench");
+    auto table = ops::upload_matrix(b.device(), arena, DType::f16, V, hidden,
+                                    encode(pseudo_random(size_t(V) * hidden, 5), DType::f16).data(), "embed");
+    std::vector<uint32_t> ids(T);
+    for (uint32_t t = 0; t < T; ++t) ids[t] = (t * 2654435761u) % V;
+    auto idb = arena.allocate(T * 4, "ids");
+    vk::upload(b.device(), idb, ids.data(), T * 4);
+    auto out = arena.allocate(size_t(T) * hidden * 4, "out");
+    b.measure(r, [&](vk::Recorder& rec) { ops::record_embedding(rec, table, idb, 0, out, hidden, T, "embedding"); });
+  }
+}
+
+void run(const Options& o) {
+  vk::DeviceOptions dopt;
+  dopt.device_index = o.device;
+  dopt.profile = o.profile;
+  vk::Device dev(dopt);
+  const auto& caps = dev.caps();
+  auto t0 = std::chrono::steady_clock::now();
+  if (!o.json) {
+    std::printf("# device %u: %s (%s%s%s), profile %s, timer %s\n", dev.index(), caps.device_name.c_str(),
+                caps.type_name(), caps.driver_info.empty() ? "" : ", ", caps.driver_info.c_str(), caps.profile.c_str(),
+                caps.timestamps ? "GPU timestamps" : "wall clock (no timestamps)");
+    if (caps.is_cpu()) std::printf("# note: a CPU Vulkan device: expect low speed\n");
+    std::printf("# warm-up %d, then %d timed reps (fewer where reps x one run would exceed %.1f s); ms = median / min\n",
+                std::max(1, o.warmup), std::max(1, o.reps), o.max_seconds);
+    std::printf("%-15s %-12s %-32s %4s %3s %10s %10s %9s %8s\n", "op", "variant", "shape", "reps", "dsp", "ms", "min_ms",
+                "GFLOP/s", "GB/s");
+  }
+  Bench b(dev, o);
+  bench_matmul(b);
+  bench_rmsnorm(b);
+  bench_rope(b);
+  bench_attention(b);
+  bench_elementwise(b);
+  bench_embedding(b);
+  if (b.cases() == 0) fail(Status::invalid_argument, "bench-ops: no case matches --filter \"{}\"", o.filter);
+  if (!o.json)
+    std::printf("# %d cases in %.1f s\n", b.cases(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (dev.instance().validation() && dev.instance().validation_messages() > 0)
+    fail(Status::internal, "bench-ops: {} Vulkan validation message(s); last: {}", dev.instance().validation_messages(),
+         dev.instance().last_validation_message());
+}
+
+dlvk::cli::RegisterCommand reg([](CLI::App& app) {
+  auto opts = std::make_shared<Options>();
+  auto* sub = app.add_subcommand("bench-ops", "Time each kernel family at model-like shapes (GPU timestamps)");
+  sub->add_option("-r,--reps", opts->reps, "Timed runs per case (default 5)")->check(CLI::Range(1, 100000));
+  sub->add_option("--warmup", opts->warmup, "Untimed runs per case first (default 1)")->check(CLI::Range(1, 1000));
+  sub->add_option("--max-seconds", opts->max_seconds,
+                  "Cap on timed seconds per case: fewer reps for slow cases (default 2; 0 = always --reps)")
+      ->check(CLI::Range(0.0, 1e6));
+  sub->add_option("--filter", opts->filter, "Only cases whose \"op variant shape\" contains this text");
+  sub->add_flag("--json", opts->json, "One JSON object per line");
+  sub->add_option("--device", opts->device, "Vulkan device index (default: $DLVK_DEVICE or the best)");
+  sub->add_option("--profile", opts->profile, "Capability profile: native, minimal, mobile-like (default $DLVK_PROFILE)");
+  sub->callback([opts] { run(*opts); });
+});
+
+}  // namespace
