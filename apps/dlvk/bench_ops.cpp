@@ -390,7 +390,7 @@ dlvk::cli::RegisterCommand reg([](CLI::App& app) {
   sub->add_option("--filter", opts->filter, "Only cases whose \"op variant shape\" contains this text");
   sub->add_flag("--json", opts->json, "One JSON object per line");
   sub->add_option("--device", opts->device, "Vulkan device index (default: $DLVK_DEVICE or the best)");
-  sub->add_option("--profile", opts->profile, "Capability profile: native, minimal, mobile-like (default $DLVK_PROFILE)");
+  sub->add_option("--caps", opts->profile, "Capability profile: native, minimal, mobile-like (default $DLVK_PROFILE)");
   sub->callback([opts] { run(*opts); });
 });
 

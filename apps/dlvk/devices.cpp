@@ -205,7 +205,7 @@ void run(const Options& o) {
 dlvk::cli::RegisterCommand reg([](CLI::App& app) {
   auto opts = std::make_shared<Options>();
   auto* sub = app.add_subcommand("devices", "List Vulkan devices, their capabilities, and which one dlvk would use");
-  sub->add_option("--profile", opts->profile,
+  sub->add_option("--caps", opts->profile,
                   "Show capabilities clamped by a profile: native, minimal, mobile-like (default: $DLVK_PROFILE or native)");
   sub->add_flag("--json", opts->json, "Print one JSON document instead of text");
   sub->callback([opts] { run(*opts); });

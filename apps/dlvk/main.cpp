@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "commands.hpp"
@@ -24,8 +26,15 @@ int main(int argc, char** argv) {
   CLI::App app{"dlvk: DiffLlama language models on Vulkan compute"};
   app.require_subcommand(1);
   for (auto setup : dlvk::cli::registry()) setup(app);
+  // `dlvk bench ops` is the spelling the docs use for `dlvk bench-ops`.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() >= 2 && args[0] == "bench" && args[1] == "ops") {
+    args.erase(args.begin());
+    args[0] = "bench-ops";
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes the arguments reversed
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const dlvk::Error& e) {
