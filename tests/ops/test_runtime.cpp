@@ -1,0 +1,83 @@
+// The runtime pieces under the kernels: pipeline cache persistence, barrier placement, replay,
+// and errors for impossible requests (out of memory, oversize bindings).
+#include <filesystem>
+
+#include "ops/elementwise.hpp"
+#include "ops/op_util.hpp"
+#include "vk/kernel.hpp"
+#include "vk/recorder.hpp"
+
+using namespace dlvk;
+
+TEST_CASE("runtime: the pipeline cache is written on exit and read by the next device") {
+  auto dir = std::filesystem::temp_directory_path() / ("dlvk_cache_test_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::path file;
+  {
+    vk::DeviceOptions o;
+    o.pipeline_cache_dir = dir.string();
+    vk::Device dev(o);
+    CHECK_FALSE(dev.pipeline_cache().loaded_from_disk());
+    dev.kernel({"elementwise", {64, 0}, 3, 4});
+    file = dev.pipeline_cache().file();
+  }
+  CHECK(std::filesystem::exists(file));
+  CHECK(std::filesystem::file_size(file) > 0);
+  {
+    vk::DeviceOptions o;
+    o.pipeline_cache_dir = dir.string();
+    vk::Device dev(o);
+    CHECK(dev.pipeline_cache().loaded_from_disk());
+  }
+  // An unwritable cache directory costs nothing but the cache.
+  {
+    vk::DeviceOptions o;
+    o.pipeline_cache_dir = "/proc/dlvk-cannot-write-here";
+    vk::Device dev(o);
+    dev.kernel({"elementwise", {64, 2}, 3, 4});
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("runtime: barriers only between dependent dispatches; a recording replays") {
+  auto& dev = test::device();
+  test::Buffers buf;
+  std::vector<float> a(1000, 1.0f), b(1000, 2.0f);
+  auto sa = buf.f32(a), sb = buf.f32(b);
+  auto o1 = buf.nan(1000), o2 = buf.nan(1000), o3 = buf.nan(1000);
+  vk::Recorder rec(dev);
+  ops::record_elementwise(rec, ops::EltOp::add, sa, sb, o1, 1000, "independent 1");
+  ops::record_elementwise(rec, ops::EltOp::add, sa, sb, o2, 1000, "independent 2");
+  ops::record_elementwise(rec, ops::EltOp::add, o1, o2, o3, 1000, "reads both");
+  ops::record_elementwise(rec, ops::EltOp::add, sa, sb, o1, 1000, "overwrites an input of the previous");
+  auto seq = rec.finish();
+  CHECK(seq->dispatch_count() == 4);
+  CHECK(seq->barrier_count() == 2);  // before "reads both" (RAW) and before the overwrite (WAR)
+  for (int rep = 0; rep < 3; ++rep) {
+    seq->run();
+    auto r = test::read_f32(o3, 1000);
+    CHECK(r[0] == 6.0f);
+    CHECK(r[999] == 6.0f);
+  }
+}
+
+TEST_CASE("runtime: impossible requests are errors, not crashes") {
+  auto& dev = test::device();
+  vk::Arena arena(dev, vk::MemoryKind::device, 1 << 20, "test");
+  try {
+    arena.allocate(uint64_t(1) << 44, "a 16 TiB tensor");
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.status() == Status::out_of_device_memory);
+    CHECK(std::string(e.what()).find("16 TiB tensor") != std::string::npos);
+  }
+  // A binding larger than maxStorageBufferRange is refused when recorded.
+  auto& caps = dev.caps_for_testing();
+  uint64_t saved = caps.max_storage_buffer_range;
+  caps.max_storage_buffer_range = 1024;
+  auto big = arena.allocate(4096, "big");
+  vk::Recorder rec(dev);
+  CHECK_THROWS_AS(ops::record_elementwise(rec, ops::EltOp::add, big, big, big, 1024, "oversize"), Error);
+  caps.max_storage_buffer_range = saved;
+  CHECK_THROWS_AS(vk::apply_profile(caps, "no-such-profile"), Error);
+}
