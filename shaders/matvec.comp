@@ -34,41 +34,58 @@ DEFINE_WEIGHT_LOADER(load_w, w, WDT)
 
 shared float red[gl_WorkGroupSize.x * ROWS];
 
-// Dot product of weight row n with x row m; K % 8 == 0 and 16-byte aligned rows use vector loads.
-float row_dot(uint n, uint m) {
-  float acc = 0.0;
-  const uint xb = m * p.ldx;
-  if (WDT != DT_F32 && (p.K & 7u) == 0u && (xb & 3u) == 0u) {
-    const uint base = n * (p.K / 8u), xb4 = xb / 4u;
+// ROW_PER_INVOCATION: invocation n computes Y[m, n] for XROWS consecutive rows m of X, reading weight
+// row n once (128-bit loads when K allows) and reusing each weight vector XROWS times.
+layout(constant_id = 7) const uint XROWS = 1;
+
+void rows_main() {
+  const uint n = gl_GlobalInvocationID.x, m0 = gl_WorkGroupID.y * XROWS;
+  if (n >= p.N) return;
+  const uint mcount = min(XROWS, p.M - m0);
+  float acc[XROWS];
+  for (uint r = 0; r < XROWS; ++r) acc[r] = 0.0;
+  const bool x_vec = (p.ldx & 3u) == 0u;
+  if (WDT != DT_F32 && (p.K & 7u) == 0u && x_vec) {
+    const uint base = n * (p.K / 8u);
     for (uint i = 0; i < p.K / 8u; ++i) {
       uvec4 q = w4[base + i];
-      vec4 xa = x4[xb4 + 2u * i], xc = x4[xb4 + 2u * i + 1u];
+      vec4 wa, wb;
       if (WDT == DT_F16) {
-        acc += dot(vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y)), xa) +
-               dot(vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w)), xc);
+        wa = vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
+        wb = vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
       } else {
-        acc += dot(uintBitsToFloat(uvec4(q.x << 16, q.x & 0xffff0000u, q.y << 16, q.y & 0xffff0000u)), xa) +
-               dot(uintBitsToFloat(uvec4(q.z << 16, q.z & 0xffff0000u, q.w << 16, q.w & 0xffff0000u)), xc);
+        wa = uintBitsToFloat(uvec4(q.x << 16, q.x & 0xffff0000u, q.y << 16, q.y & 0xffff0000u));
+        wb = uintBitsToFloat(uvec4(q.z << 16, q.z & 0xffff0000u, q.w << 16, q.w & 0xffff0000u));
+      }
+      for (uint r = 0; r < mcount; ++r) {
+        const uint xb4 = (m0 + r) * (p.ldx / 4u) + 2u * i;
+        acc[r] += dot(wa, x4[xb4]) + dot(wb, x4[xb4 + 1u]);
       }
     }
-  } else if (WDT == DT_F32 && (p.K & 3u) == 0u && (xb & 3u) == 0u) {
-    const uint base = n * (p.K / 4u), xb4 = xb / 4u;
-    for (uint i = 0; i < p.K / 4u; ++i) acc += dot(uintBitsToFloat(w4[base + i]), x4[xb4 + i]);
+  } else if (WDT == DT_F32 && (p.K & 3u) == 0u && x_vec) {
+    const uint base = n * (p.K / 4u);
+    for (uint i = 0; i < p.K / 4u; ++i) {
+      vec4 wv = uintBitsToFloat(w4[base + i]);
+      for (uint r = 0; r < mcount; ++r) acc[r] += dot(wv, x4[(m0 + r) * (p.ldx / 4u) + i]);
+    }
   } else {
-    for (uint k = 0; k < p.K; ++k) acc += load_w(n * p.K + k) * x[xb + k];
+    for (uint k = 0; k < p.K; ++k) {
+      float wv = load_w(n * p.K + k);
+      for (uint r = 0; r < mcount; ++r) acc[r] += wv * x[(m0 + r) * p.ldx + k];
+    }
   }
-  return acc;
+  for (uint r = 0; r < mcount; ++r) {
+    float v = acc[r];
+    if (HAS_BIAS != 0u) v += bias[p.y_col0 + n];
+    const uint o = (m0 + r) * p.ldy + p.y_col0 + n;
+    if (ACCUMULATE != 0u) v += y[o];
+    y[o] = v;
+  }
 }
 
 void main() {
   if (ROW_PER_INVOCATION != 0u) {
-    const uint n = gl_GlobalInvocationID.x, m = gl_WorkGroupID.y;
-    if (n >= p.N) return;
-    float v = row_dot(n, m);
-    if (HAS_BIAS != 0u) v += bias[p.y_col0 + n];
-    const uint o = m * p.ldy + p.y_col0 + n;
-    if (ACCUMULATE != 0u) v += y[o];
-    y[o] = v;
+    rows_main();
     return;
   }
   const uint tid = gl_LocalInvocationID.x;

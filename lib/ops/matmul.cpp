@@ -31,7 +31,10 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   const WeightMatrix& w = *a.w;
   bool has_bias = a.bias.valid();
   MatmulVariant v = a.variant;
-  if (v == MatmulVariant::automatic) v = a.M <= 2 ? MatmulVariant::matvec : MatmulVariant::tiled;
+  // On CPU devices the row-per-invocation matvec (XROWS rows of X per weight read) beats the tiled
+  // shared-memory kernel at every M.
+  if (v == MatmulVariant::automatic)
+    v = (a.M <= 2 || caps.cpu_quirks) ? MatmulVariant::matvec : MatmulVariant::tiled;
 
   vk::KernelKey key;
   uint32_t gx_rows = 0, gy = 0;
@@ -40,10 +43,11 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     uint32_t rows = 2;
     // Quirk: on CPU implementations one invocation per output row streams memory best.
     bool row_per_invocation = caps.cpu_quirks;
+    uint32_t xrows = row_per_invocation ? (a.M >= 8 ? 8u : a.M >= 4 ? 4u : 1u) : 1u;
     key = {"matvec", {wg, rows, dtype_code(w.dtype), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u,
-                      row_per_invocation}, 4, sizeof(MatmulPush)};
+                      row_per_invocation, xrows}, 4, sizeof(MatmulPush)};
     gx_rows = row_per_invocation ? wg : rows;
-    gy = a.M;
+    gy = (a.M + xrows - 1) / xrows;
   } else {
     TiledConfig t = tiled_config(caps);
     key = {"matmul", {t.threads(), t.bm, t.bn, t.bk, t.tm, t.tn, dtype_code(w.dtype), has_bias, a.accumulate}, 4,
