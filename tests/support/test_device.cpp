@@ -10,7 +10,7 @@ vk::Device& device() {
     vk::DeviceOptions o;
     const char* v = std::getenv("DLVK_VALIDATION");
     o.validation = (v && std::string(v) == "0") ? 0 : 1;  // on unless explicitly turned off
-    o.pipeline_cache_dir = "-";
+    o.pipeline_cache_dir.assign(1, '-');  // "-": no on-disk cache in tests
     return new vk::Device(o);  // lives until exit; gpu_main checks its validation count
   }();
   return *d;
