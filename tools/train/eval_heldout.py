@@ -13,8 +13,9 @@ Protocol (so that other implementations, e.g. dlvk, can reproduce the figure exa
   * NLL = mean over the N tokens of -log softmax(logits)[target] (natural log);
     perplexity = exp(NLL); bits/byte = NLL * N / (bytes * ln 2).
 
-Usage: eval_heldout.py [--model models/default] [--impl torch|ref] [--file heldout.txt]
-       [--max-windows K]   (impl ref = tools/reference/diffllama_ref.py in NumPy float32)
+Usage: eval_heldout.py [--model models/default] [--impl torch|ref|dlvk] [--file heldout.txt]
+       [--max-windows K]   (impl ref = tools/reference/diffllama_ref.py in NumPy float32;
+                            impl dlvk = `dlvk score --logits-out` per window, build/bin/dlvk)
 """
 
 import argparse
@@ -53,7 +54,8 @@ def log_softmax(x):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=os.path.join(ROOT, "models/default"))
-    ap.add_argument("--impl", choices=("torch", "ref"), default="torch")
+    ap.add_argument("--impl", choices=("torch", "ref", "dlvk"), default="torch")
+    ap.add_argument("--dlvk", default=os.path.join(ROOT, "build/bin/dlvk"), help="dlvk binary for --impl dlvk")
     ap.add_argument("--file", help="text to score (default: MODEL/heldout.txt)")
     ap.add_argument("--max-windows", type=int, default=0)
     a = ap.parse_args()
@@ -72,6 +74,18 @@ def main():
         def logits_of(seq):
             with torch.no_grad():
                 return m(torch.tensor([seq]))[0].double().numpy()
+    elif a.impl == "dlvk":
+        import json
+        import subprocess
+        import tempfile
+        with open(os.path.join(a.model, "config.json")) as f:
+            C = json.load(f)["max_position_embeddings"]
+        out = os.path.join(tempfile.mkdtemp(), "logits.npy")
+
+        def logits_of(seq):
+            subprocess.run([a.dlvk, "score", "--model", a.model, "--ids", ",".join(map(str, seq)),
+                            "--logits-out", out, "--batch", "256"], check=True, stdout=subprocess.DEVNULL)
+            return np.load(out).astype(np.float64)
     else:
         import diffllama_ref as R
         m = R.DiffLlamaRef(a.model, dtype=np.float32)
