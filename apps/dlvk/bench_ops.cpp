@@ -69,14 +69,7 @@ std::vector<float> pseudo_random(size_t n, uint64_t seed) {
 
 std::vector<uint8_t> encode(const std::vector<float>& v, DType dt) {
   std::vector<uint8_t> out(v.size() * size_of(dt));
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (dt == DType::f32) {
-      std::memcpy(&out[i * 4], &v[i], 4);
-    } else {
-      uint16_t h = dt == DType::f16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
-      std::memcpy(&out[i * 2], &h, 2);
-    }
-  }
+  for (size_t i = 0; i < v.size(); ++i) store_as(dt, v[i], &out[i * size_of(dt)]);
   return out;
 }
 

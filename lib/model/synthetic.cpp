@@ -103,11 +103,7 @@ Checkpoint synthetic_checkpoint(const ModelConfig& c, DType dtype, uint64_t seed
       state ^= state >> 7;
       state ^= state << 17;
       float v = t.ones ? 1.0f : (1.0f + float(state >> 41) * (1.0f / 8388608.0f)) * ((state & 1) ? -0.015625f : 0.015625f);
-      if (dtype == DType::f32) std::memcpy(data, &v, 4);
-      else {
-        uint16_t b = dtype == DType::f16 ? f32_to_f16(v) : f32_to_bf16(v);
-        std::memcpy(data, &b, 2);
-      }
+      store_as(dtype, v, data);
       data += es;
     }
   }

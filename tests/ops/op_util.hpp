@@ -13,15 +13,7 @@ namespace dlvk::test {
 // Rounds `values` to dtype; returns the raw bytes to upload, and replaces values with what they became.
 inline std::vector<uint8_t> encode(std::vector<float>& values, DType dt) {
   std::vector<uint8_t> bytes(values.size() * size_of(dt));
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (dt == DType::f32) {
-      std::memcpy(&bytes[i * 4], &values[i], 4);
-    } else {
-      uint16_t h = dt == DType::f16 ? f32_to_f16(values[i]) : f32_to_bf16(values[i]);
-      values[i] = dt == DType::f16 ? f16_to_f32(h) : bf16_to_f32(h);
-      std::memcpy(&bytes[i * 2], &h, 2);
-    }
-  }
+  for (size_t i = 0; i < values.size(); ++i) values[i] = store_as(dt, values[i], &bytes[i * size_of(dt)]);
   return bytes;
 }
 

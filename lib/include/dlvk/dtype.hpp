@@ -91,4 +91,16 @@ constexpr uint16_t f32_to_bf16(float f) {
   return uint16_t((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
 }
 
+// Stores `value` as one element of dtype `t` at `out` (size_of(t) bytes, little-endian, unaligned ok);
+// returns the value the stored element represents (value itself for f32, else rounded).
+inline float store_as(DType t, float value, void* out) {
+  if (t == DType::f32) {
+    __builtin_memcpy(out, &value, 4);
+    return value;
+  }
+  const uint16_t h = t == DType::f16 ? f32_to_f16(value) : f32_to_bf16(value);
+  __builtin_memcpy(out, &h, 2);
+  return t == DType::f16 ? f16_to_f32(h) : bf16_to_f32(h);
+}
+
 }  // namespace dlvk
