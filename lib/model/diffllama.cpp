@@ -164,7 +164,10 @@ vk::Sequence& Session::recording(uint32_t T, bool all_logits) {
   auto key = std::make_pair(T, all_logits);
   auto it = recordings_.find(key);
   if (it != recordings_.end()) return *it->second;
-  if (recordings_.size() >= 16) recordings_.clear();  // odd chunk sizes come and go; keep the cache small
+  if (recordings_.size() >= 16) {  // odd chunk sizes come and go; keep the cache small
+    recordings_.clear();
+    last_run_ = nullptr;
+  }
   return *recordings_.emplace(key, record(T, all_logits)).first->second;
 }
 

@@ -89,9 +89,6 @@ class Session {
   uint64_t submissions() const { return submissions_; }
 
  private:
-  struct Recording {
-    std::unique_ptr<vk::Sequence> seq;
-  };
   vk::Sequence& recording(uint32_t T, bool all_logits);
   std::unique_ptr<vk::Sequence> record(uint32_t T, bool all_logits);
 
