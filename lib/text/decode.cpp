@@ -185,14 +185,7 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const BuildContext& ctx) {
   if (j.is_null()) return nullptr;
   std::string type = component_type(j);
   if (type == "Sequence") {
-    auto seq = std::make_unique<SequenceDecoder>();
-    const json& list = ctx.need(j, "decoders", "Sequence decoder");
-    if (!list.is_array()) ctx.bad("Sequence decoder: \"decoders\" is not an array");
-    for (const auto& item : list) {
-      auto d = make_decoder(item, ctx);
-      if (d) seq->items.push_back(std::move(d));
-    }
-    return seq;
+    return make_sequence<SequenceDecoder>(j, "decoders", "Sequence decoder", ctx, make_decoder);
   }
   if (type == "ByteLevel") return std::make_unique<ByteLevelDecoder>();
   if (type == "Replace") return std::make_unique<ReplaceDecoder>(j, ctx);

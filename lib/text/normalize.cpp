@@ -112,14 +112,7 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const BuildContext& c
   if (j.is_null()) return nullptr;
   std::string type = component_type(j);
   if (type == "Sequence") {
-    auto seq = std::make_unique<SequenceNormalizer>();
-    const json& list = ctx.need(j, "normalizers", "Sequence normalizer");
-    if (!list.is_array()) ctx.bad("Sequence normalizer: \"normalizers\" is not an array");
-    for (const auto& item : list) {
-      auto n = make_normalizer(item, ctx);
-      if (n) seq->items.push_back(std::move(n));
-    }
-    return seq;
+    return make_sequence<SequenceNormalizer>(j, "normalizers", "Sequence normalizer", ctx, make_normalizer);
   }
   if (type == "NFC") return std::make_unique<UnicodeNormalizer>(NormForm::nfc);
   if (type == "NFD") return std::make_unique<UnicodeNormalizer>(NormForm::nfd);

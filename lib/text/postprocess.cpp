@@ -127,14 +127,7 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j, const BuildCon
     if (type == "BertProcessing") return std::make_unique<ClsSepProcessor>(j, ctx, "BertProcessing");
     if (type == "RobertaProcessing") return std::make_unique<ClsSepProcessor>(j, ctx, "RobertaProcessing");
     if (type == "Sequence") {
-      auto seq = std::make_unique<SequenceProcessor>();
-      const json& list = ctx.need(j, "processors", "Sequence post-processor");
-      if (!list.is_array()) ctx.bad("Sequence post-processor: \"processors\" is not an array");
-      for (const auto& item : list) {
-        auto p = make_post_processor(item, ctx);
-        if (p) seq->items.push_back(std::move(p));
-      }
-      return seq;
+      return make_sequence<SequenceProcessor>(j, "processors", "Sequence post-processor", ctx, make_post_processor);
     }
   } catch (const nlohmann::json::exception& e) {
     ctx.bad(fmt::format("post-processor {}: {}", type, e.what()));

@@ -236,14 +236,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const BuildConte
   if (j.is_null()) return nullptr;
   std::string type = component_type(j);
   if (type == "Sequence") {
-    auto seq = std::make_unique<SequencePreTokenizer>();
-    const json& list = ctx.need(j, "pretokenizers", "Sequence pre-tokenizer");
-    if (!list.is_array()) ctx.bad("Sequence pre-tokenizer: \"pretokenizers\" is not an array");
-    for (const auto& item : list) {
-      auto p = make_pre_tokenizer(item, ctx);
-      if (p) seq->items.push_back(std::move(p));
-    }
-    return seq;
+    return make_sequence<SequencePreTokenizer>(j, "pretokenizers", "Sequence pre-tokenizer", ctx, make_pre_tokenizer);
   }
   if (type == "Split") {
     auto pattern = std::make_unique<Pattern>(ctx.need(j, "pattern", "Split pre-tokenizer"),

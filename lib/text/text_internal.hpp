@@ -229,6 +229,19 @@ struct BuildContext {
 };
 std::string component_type(const json& j);
 
+// The items of a "Sequence" component: j[key] must be an array, each item is built by `make` (the
+// component's own factory, recursively) and null results (no-op components) are skipped.
+template <typename Seq, typename Make>
+std::unique_ptr<Seq> make_sequence(const json& j, const char* key, std::string_view what, const BuildContext& ctx,
+                                   Make make) {
+  auto seq = std::make_unique<Seq>();
+  const json& list = ctx.need(j, key, what);
+  if (!list.is_array()) ctx.bad(fmt::format("{}: \"{}\" is not an array", what, key));
+  for (const auto& item : list)
+    if (auto p = make(item, ctx)) seq->items.push_back(std::move(p));
+  return seq;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Components.
 
