@@ -103,7 +103,6 @@ void bench(const BenchOptions& o) {
     report(0, o.n_gen, ts);
   }
   if (o.profile) {
-    std::map<std::string, double> family;
     double total = 0;
     for (auto& [label, ms] : op_ms) total += ms;
     std::printf("GPU time per op over all timed runs (timestamps):\n");
