@@ -11,7 +11,8 @@
 //   GB/s    = compulsory bytes / time: every input read once and every output written once, weights in
 //             their stored dtype, activations f32; attention reads each visible K/V row once (the real
 //             kernel may re-read K/V per head pair; that traffic is not counted), plus q and the output
-//             (and split partials written and read back).
+//             (and split partials written and read back; the two-pass baseline also writes and reads
+//             back both maps' outputs).
 // A CPU implementation (lavapipe) gives low numbers; they still compare kernel variants. Validation
 // layers are off unless DLVK_VALIDATION=1.
 #include <algorithm>
@@ -30,6 +31,7 @@
 #include "commands.hpp"
 #include "dlvk/dtype.hpp"
 #include "dlvk/error.hpp"
+#include "ops/attention_two_pass.hpp"
 #include "ops/diff_attention.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/matmul.hpp"
@@ -89,8 +91,8 @@ class Bench {
   vk::Device& device() { return dev_; }
   int cases() const { return cases_; }
 
-  // Records `record` once with profiling, replays it, prints one line.
-  void measure(const Row& row, const std::function<void(vk::Recorder&)>& record) {
+  // Records `record` once with profiling, replays it, prints one line; returns the median ms.
+  double measure(const Row& row, const std::function<void(vk::Recorder&)>& record) {
     vk::Recorder rec(dev_, /*profile=*/true);
     record(rec);
     auto seq = rec.finish();
@@ -146,6 +148,22 @@ class Bench {
                   row.flops > 0 ? fmt::format("{:.2f}", gflops).c_str() : "-", gbps);
     }
     std::fflush(stdout);
+    return med;
+  }
+
+  // One line comparing two measured variants of the same op (speed-up = baseline ms / fused ms).
+  void compare(const std::string& variant, const std::string& shape, double fused_ms, double two_pass_ms) {
+    const double speedup = two_pass_ms / fused_ms;
+    if (o_.json) {
+      nlohmann::ordered_json j{{"op", "diff_attention_vs_two_pass"}, {"variant", variant},     {"shape", shape},
+                               {"fused_ms", fused_ms},              {"two_pass_ms", two_pass_ms}, {"speedup", speedup},
+                               {"device", dev_.caps().device_name}, {"profile", dev_.caps().profile}};
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::printf("# fused vs two-pass %-12s %-32s fused %.3f ms, two-pass %.3f ms: %.2fx\n", variant.c_str(),
+                  shape.c_str(), fused_ms, two_pass_ms, speedup);
+    }
+    std::fflush(stdout);
   }
 
  private:
@@ -162,10 +180,13 @@ void bench_matmul(Bench& b) {
   };
   const Shape shapes[] = {{2048, 2048}, {8192, 2048}, {2048, 8192}};  // q/o proj; gate/up; down
   for (uint32_t M : {1u, 128u})
+    for (bool rows : {false, true})
     for (DType dt : {DType::f32, DType::f16, DType::bf16})
       for (const auto& s : shapes) {
-        bool matvec = M == 1;
-        Row r{matvec ? "matvec" : "matmul.tiled", dtype_label(dt), fmt::format("M={} N={} K={}", M, s.N, s.K)};
+        // GPU kernels (matvec for M=1, tiled otherwise) and the CPU devices' row-per-invocation kernel.
+        ops::MatmulVariant variant = rows ? ops::MatmulVariant::rows : M == 1 ? ops::MatmulVariant::matvec : ops::MatmulVariant::tiled;
+        const char* op = rows ? (M == 1 ? "matvec.rows" : "matmul.rows") : M == 1 ? "matvec" : "matmul.tiled";
+        Row r{op, dtype_label(dt), fmt::format("M={} N={} K={}", M, s.N, s.K)};
         r.flops = 2.0 * M * s.N * s.K;
         r.bytes = double(s.N) * s.K * size_of(dt) + 4.0 * M * s.K + 4.0 * M * s.N;
         if (!b.wanted(r)) continue;
@@ -182,7 +203,7 @@ void bench_matmul(Bench& b) {
           a.y = y;
           a.ldy = s.N;
           a.M = M;
-          a.variant = matvec ? ops::MatmulVariant::matvec : ops::MatmulVariant::tiled;
+          a.variant = variant;
           ops::record_matmul(rec, a, "matmul");
         });
       }
@@ -255,53 +276,107 @@ void bench_rope(Bench& b) {
   }
 }
 
+// Differential attention: the fused dual-softmax kernel (diff_attention) and the two-pass baseline
+// (attention_two_pass: two softmax attentions + combine) on the same inputs and key splits, then a
+// "fused vs two-pass" line per split (and best vs best) with the speed-up = two-pass ms / fused ms.
+// Decode splits: 1, the Session's choice for a context of that size (clamp(ctx / 512, 1, 16)) and 16.
 void bench_attention(Bench& b) {
   const uint32_t H = 32, Hkv = 8, d = 64;
   struct Case {
-    uint32_t T, ctx, n_split;
+    uint32_t T, ctx;
+    std::vector<uint32_t> splits;
   };
-  const Case cases[] = {{1, 512, 1},  {1, 512, 4},   {1, 2048, 1},  {1, 2048, 16},
-                        {1, 4096, 1}, {1, 4096, 16}, {128, 128, 1}};
+  const Case cases[] = {{1, 512, {1, 4}}, {1, 2048, {1, 4, 16}}, {1, 4096, {1, 8, 16}}, {128, 128, {1}}, {512, 512, {1}}};
+  const auto& caps = b.device().caps();
   for (const auto& c : cases) {
     const uint32_t pos0 = c.ctx - c.T;  // the last query row sees all ctx keys
-    Row r{"diff_attention", c.T == 1 ? fmt::format("split={}", c.n_split) : "prefill",
-          fmt::format("T={} ctx={} H={} Hkv={} d={}", c.T, c.ctx, H, Hkv, d)};
+    const std::string shape = fmt::format("T={} ctx={} H={} Hkv={} d={}", c.T, c.ctx, H, Hkv, d);
     double visible = 0;  // sum over query rows of visible keys
     for (uint32_t t = 0; t < c.T; ++t) visible += pos0 + t + 1;
-    r.flops = 12.0 * d * visible * (H / 2);
-    double partial_bytes = c.n_split > 1 ? 2.0 * 4 * ops::diff_attention_partial_floats(c.T, H, d, c.n_split) : 0;
-    r.bytes = 2.0 * c.ctx * Hkv * d * 4 + 2.0 * c.T * H * d * 4 + partial_bytes;
-    if (!b.wanted(r)) continue;
-    if (!ops::diff_attention_supported(b.device().caps(), d)) continue;
-    vk::Arena arena(b.device(), vk::MemoryKind::device, 64ull << 20, "bench");
-    std::vector<uint32_t> p{pos0, 0, 0, 0};
-    auto params = arena.allocate(16, "params");
-    vk::upload(b.device(), params, p.data(), 16);
-    auto q = ops::upload_f32(b.device(), arena, pseudo_random(size_t(c.T) * H * d, 1), "q");
-    auto kc = ops::upload_f32(b.device(), arena, pseudo_random(size_t(c.ctx) * Hkv * d, 2), "k");
-    auto vc = ops::upload_f32(b.device(), arena, pseudo_random(size_t(c.ctx) * Hkv * d, 3), "v");
-    auto out = arena.allocate(size_t(c.T) * H * d * 4, "out");
-    vk::BufferSlice part;
-    if (c.n_split > 1) part = arena.allocate(ops::diff_attention_partial_floats(c.T, H, d, c.n_split) * 4, "partials");
-    b.measure(r, [&](vk::Recorder& rec) {
-      ops::DiffAttentionArgs a;
-      a.params = params;
-      a.q = q;
-      a.ldq = H * d;
-      a.k_cache = kc;
-      a.v_cache = vc;
-      a.out = out;
-      a.ldo = H * d;
-      a.partials = part;
-      a.T = c.T;
-      a.H = H;
-      a.Hkv = Hkv;
-      a.d = d;
-      a.n_split = c.n_split;
-      a.lambda = 0.7f;
-      a.lambda_init = 0.2f;
-      ops::record_diff_attention(rec, a, "diff_attention");
-    });
+    const double flops = 12.0 * d * visible * (H / 2);
+    const double io_bytes = 2.0 * c.ctx * Hkv * d * 4 + 2.0 * c.T * H * d * 4;
+    std::unique_ptr<vk::Arena> arena;  // inputs, made on the first wanted row of the case
+    vk::BufferSlice params, q, kc, vc, out;
+    auto inputs = [&]() {
+      if (arena) return;
+      arena = std::make_unique<vk::Arena>(b.device(), vk::MemoryKind::device, 64ull << 20, "bench");
+      std::vector<uint32_t> p{pos0, 0, 0, 0};
+      params = arena->allocate(16, "params");
+      vk::upload(b.device(), params, p.data(), 16);
+      q = ops::upload_f32(b.device(), *arena, pseudo_random(size_t(c.T) * H * d, 1), "q");
+      kc = ops::upload_f32(b.device(), *arena, pseudo_random(size_t(c.ctx) * Hkv * d, 2), "k");
+      vc = ops::upload_f32(b.device(), *arena, pseudo_random(size_t(c.ctx) * Hkv * d, 3), "v");
+      out = arena->allocate(size_t(c.T) * H * d * 4, "out");
+    };
+    struct Best {
+      double ms = 0;
+      uint32_t split = 0;
+    } best_fused, best_two;
+    for (uint32_t n_split : c.splits) {
+      const std::string variant = c.T == 1 ? fmt::format("split={}", n_split) : "prefill";
+      double fused_ms = 0, two_ms = 0;
+      Row r{"diff_attention", variant, shape};
+      r.flops = flops;
+      double partial_bytes = n_split > 1 ? 2.0 * 4 * ops::diff_attention_partial_floats(c.T, H, d, n_split) : 0;
+      r.bytes = io_bytes + partial_bytes;
+      if (b.wanted(r) && ops::diff_attention_supported(caps, d)) {
+        inputs();
+        vk::BufferSlice part;
+        if (n_split > 1) part = arena->allocate(ops::diff_attention_partial_floats(c.T, H, d, n_split) * 4, "partials");
+        fused_ms = b.measure(r, [&](vk::Recorder& rec) {
+          ops::DiffAttentionArgs a;
+          a.params = params;
+          a.q = q;
+          a.ldq = H * d;
+          a.k_cache = kc;
+          a.v_cache = vc;
+          a.out = out;
+          a.ldo = H * d;
+          a.partials = part;
+          a.T = c.T;
+          a.H = H;
+          a.Hkv = Hkv;
+          a.d = d;
+          a.n_split = n_split;
+          a.lambda = 0.7f;
+          a.lambda_init = 0.2f;
+          ops::record_diff_attention(rec, a, "diff_attention");
+        });
+      }
+      Row r2{"attn_two_pass", variant, shape};
+      r2.flops = flops;
+      // Plus each map's output written and read back; both maps' split partials hold as many floats as
+      // the fused kernel's.
+      r2.bytes = io_bytes + 2.0 * 2 * c.T * H * d * 4 + partial_bytes;
+      if (b.wanted(r2) && ops::two_pass_attention_supported(caps, d)) {
+        inputs();
+        auto scratch = arena->allocate(ops::two_pass_attention_scratch_bytes(caps, c.T, H, d, n_split), "scratch");
+        two_ms = b.measure(r2, [&](vk::Recorder& rec) {
+          ops::TwoPassAttentionArgs a;
+          a.params = params;
+          a.q = q;
+          a.ldq = H * d;
+          a.k_cache = kc;
+          a.v_cache = vc;
+          a.out = out;
+          a.ldo = H * d;
+          a.scratch = scratch;
+          a.T = c.T;
+          a.H = H;
+          a.Hkv = Hkv;
+          a.d = d;
+          a.n_split = n_split;
+          a.lambda = 0.7f;
+          a.lambda_init = 0.2f;
+          ops::record_two_pass_attention(rec, a, "attn_two_pass");
+        });
+      }
+      if (fused_ms > 0 && (best_fused.split == 0 || fused_ms < best_fused.ms)) best_fused = {fused_ms, n_split};
+      if (two_ms > 0 && (best_two.split == 0 || two_ms < best_two.ms)) best_two = {two_ms, n_split};
+      if (fused_ms > 0 && two_ms > 0) b.compare(variant, shape, fused_ms, two_ms);
+    }
+    if (c.splits.size() > 1 && best_fused.split && best_two.split)
+      b.compare(fmt::format("best={}/{}", best_fused.split, best_two.split), shape, best_fused.ms, best_two.ms);
   }
 }
 

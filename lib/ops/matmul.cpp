@@ -31,23 +31,30 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   const WeightMatrix& w = *a.w;
   bool has_bias = a.bias.valid();
   MatmulVariant v = a.variant;
-  // On CPU devices the row-per-invocation matvec (XROWS rows of X per weight read) beats the tiled
-  // shared-memory kernel at every M.
+  // On CPU devices the row-per-invocation kernel (XROWS rows of X per weight read) beats the
+  // cooperative ones at every M.
   if (v == MatmulVariant::automatic)
-    v = (a.M <= 2 || caps.cpu_quirks) ? MatmulVariant::matvec : MatmulVariant::tiled;
+    v = caps.cpu_quirks ? MatmulVariant::rows : a.M <= 2 ? MatmulVariant::matvec : MatmulVariant::tiled;
 
   vk::KernelKey key;
   uint32_t gx_rows = 0, gy = 0;
-  if (v == MatmulVariant::matvec) {
+  if (v == MatmulVariant::rows) {
+    uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
+    uint32_t xrows = a.M >= 8 ? 8u : a.M >= 4 ? 4u : 1u;
+    // Texel buffers where X and every weight chunk fit one (whole uvec4s, within the element limit).
+    auto texel_ok = [&](const vk::BufferSlice& s) { return s.size % 16 == 0 && s.size / 16 <= caps.max_texel_buffer_elements; };
+    bool texel = texel_ok(a.x) && std::all_of(w.chunks.begin(), w.chunks.end(), [&](auto& c) { return texel_ok(c.slice); });
+    key = {texel ? "matmul_rows_texel" : "matmul_rows", {wg, xrows, dtype_code(w.dtype), has_bias, a.accumulate}, 4,
+           sizeof(MatmulPush), 0, texel ? 3u : 0u};
+    gx_rows = wg;
+    gy = (a.M + xrows - 1) / xrows;
+  } else if (v == MatmulVariant::matvec) {
     uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
     uint32_t rows = 2;
-    // Quirk: on CPU implementations one invocation per output row streams memory best.
-    bool row_per_invocation = caps.cpu_quirks;
-    uint32_t xrows = row_per_invocation ? (a.M >= 8 ? 8u : a.M >= 4 ? 4u : 1u) : 1u;
-    key = {"matvec", {wg, rows, dtype_code(w.dtype), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u,
-                      row_per_invocation, xrows}, 4, sizeof(MatmulPush)};
-    gx_rows = row_per_invocation ? wg : rows;
-    gy = (a.M + xrows - 1) / xrows;
+    key = {"matvec", {wg, rows, dtype_code(w.dtype), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u},
+           4, sizeof(MatmulPush)};
+    gx_rows = rows;
+    gy = a.M;
   } else {
     TiledConfig t = tiled_config(caps);
     key = {"matmul", {t.threads(), t.bm, t.bn, t.bk, t.tm, t.tn, dtype_code(w.dtype), has_bias, a.accumulate}, 4,

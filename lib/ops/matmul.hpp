@@ -9,7 +9,9 @@
 
 namespace dlvk::ops {
 
-enum class MatmulVariant { automatic, tiled, matvec };
+// tiled: shared-memory tiles (GPUs, M > 2); matvec: invocations split K and reduce (GPUs, decode);
+// rows: one invocation per output column streaming whole weight rows (CPU implementations).
+enum class MatmulVariant { automatic, tiled, matvec, rows };
 
 struct MatmulArgs {
   vk::BufferSlice x;        // f32 [M, ldx]

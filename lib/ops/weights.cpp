@@ -29,8 +29,9 @@ WeightMatrix upload_matrix(vk::Device& device, vk::Arena& arena, DType dtype, ui
     WeightMatrix::Chunk c;
     c.row0 = r0;
     c.rows = n;
-    // Shaders read 32-bit words: round the binding up so an odd count of 16-bit values stays in range.
-    c.slice = arena.allocate((n * row_bytes + 3) & ~uint64_t(3), name);
+    // Shaders read 32-bit words or 128-bit texels: round the binding up to whole texels so a tail of
+    // 16-bit values stays in range.
+    c.slice = arena.allocate((n * row_bytes + 15) & ~uint64_t(15), name);
     vk::upload(device, c.slice, static_cast<const char*>(data) + r0 * row_bytes, n * row_bytes);
     m.chunks.push_back(c);
   }

@@ -1,5 +1,9 @@
 #include "vk/device.hpp"
 
+#if defined(__linux__)
+#include <dlfcn.h>
+#endif
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -17,10 +21,28 @@ bool env_flag(const char* name, bool fallback) {
   return std::strcmp(v, "0") != 0 && std::strcmp(v, "false") != 0 && std::strcmp(v, "off") != 0;
 }
 
+// DLVK_VULKAN_LOADER=PATH opens that loader library instead of the system's libvulkan (an app that
+// ships its own loader; tests use a path that does not exist to check the "no loader" error).
+VkResult open_loader() {
+#if defined(__linux__)
+  if (const char* path = std::getenv("DLVK_VULKAN_LOADER"); path && *path) {
+    void* lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    auto gipa = lib ? reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(lib, "vkGetInstanceProcAddr")) : nullptr;
+    if (!gipa) return VK_ERROR_INITIALIZATION_FAILED;
+    volkInitializeCustom(gipa);
+    return VK_SUCCESS;
+  }
+#endif
+  return volkInitialize();
+}
+
 void load_loader() {
-  static VkResult result = volkInitialize();
-  if (result != VK_SUCCESS)
+  static VkResult result = open_loader();
+  if (result != VK_SUCCESS) {
+    if (const char* path = std::getenv("DLVK_VULKAN_LOADER"); path && *path)
+      fail(Status::no_device, "no Vulkan loader found (DLVK_VULKAN_LOADER={} could not be opened)", path);
     fail(Status::no_device, "no Vulkan loader found (libvulkan.so.1 could not be opened); install a Vulkan driver");
+  }
 }
 
 bool has_layer(const char* name) {
@@ -108,6 +130,10 @@ Capabilities query_caps(VkPhysicalDevice pd, const std::vector<std::string>& ext
   c.max_storage_buffer_range = p.limits.maxStorageBufferRange;
   c.max_allocation_size = maint3.maxMemoryAllocationSize;
   c.min_storage_buffer_offset_alignment = p.limits.minStorageBufferOffsetAlignment;
+  c.max_uniform_buffer_range = p.limits.maxUniformBufferRange;
+  c.min_uniform_buffer_offset_alignment = p.limits.minUniformBufferOffsetAlignment;
+  c.max_texel_buffer_elements = p.limits.maxTexelBufferElements;
+  c.min_texel_buffer_offset_alignment = p.limits.minTexelBufferOffsetAlignment;
   c.max_workgroup_invocations = p.limits.maxComputeWorkGroupInvocations;
   for (int i = 0; i < 3; ++i) {
     c.max_workgroup_size[i] = p.limits.maxComputeWorkGroupSize[i];
@@ -165,6 +191,8 @@ void apply_profile(Capabilities& c, std::string_view profile) {
     c.shader_float16 = false;
     c.storage_16bit = false;
     c.integer_dot_product = false;
+    c.max_uniform_buffer_range = std::min<uint32_t>(c.max_uniform_buffer_range, 16384);  // Vulkan's minimums
+    c.max_texel_buffer_elements = std::min<uint32_t>(c.max_texel_buffer_elements, 65536);
     c.max_storage_buffer_range = std::min<uint64_t>(c.max_storage_buffer_range, 64ull << 20);
     c.max_workgroup_invocations = std::min<uint32_t>(c.max_workgroup_invocations, 128);
     c.max_workgroup_size[0] = std::min<uint32_t>(c.max_workgroup_size[0], 128);

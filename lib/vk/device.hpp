@@ -41,6 +41,10 @@ struct Capabilities {
   uint64_t max_storage_buffer_range = 128ull << 20;
   uint64_t max_allocation_size = 1ull << 30;
   uint64_t min_storage_buffer_offset_alignment = 256;
+  uint32_t max_uniform_buffer_range = 16384;
+  uint64_t min_uniform_buffer_offset_alignment = 256;
+  uint32_t max_texel_buffer_elements = 65536;
+  uint64_t min_texel_buffer_offset_alignment = 256;
   uint32_t max_workgroup_invocations = 128;
   uint32_t max_workgroup_size[3] = {128, 1, 1};
   uint32_t max_workgroup_count[3] = {65535, 65535, 65535};

@@ -35,7 +35,14 @@ std::string KernelKey::id() const {
   std::string s = shader;
   for (uint32_t c : constants) s += fmt::format(":{}", c);
   s += fmt::format("/b{}p{}", bindings, push_constant_bytes);
+  if (uniform_mask || texel_mask) s += fmt::format("u{:x}t{:x}", uniform_mask, texel_mask);
   return s;
+}
+
+VkDescriptorType KernelKey::descriptor_type(uint32_t binding) const {
+  if (texel_mask >> binding & 1) return VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+  if (uniform_mask >> binding & 1) return VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER;
+  return VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
 }
 
 Kernel::Kernel(Device& device, const KernelKey& key) : device_(device), key_(key) {
@@ -47,7 +54,7 @@ Kernel::Kernel(Device& device, const KernelKey& key) : device_(device), key_(key
   std::vector<VkDescriptorSetLayoutBinding> bindings(key.bindings);
   for (uint32_t i = 0; i < key.bindings; ++i) {
     bindings[i].binding = i;
-    bindings[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    bindings[i].descriptorType = key.descriptor_type(i);
     bindings[i].descriptorCount = 1;
     bindings[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
   }

@@ -21,8 +21,15 @@ std::vector<std::string> embedded_shader_names();
 struct KernelKey {
   std::string shader;
   std::vector<uint32_t> constants;  // constant_id 0, 1, 2, ...
-  uint32_t bindings = 0;            // storage buffers at binding 0..bindings-1, set 0
+  uint32_t bindings = 0;            // buffers at binding 0..bindings-1, set 0
   uint32_t push_constant_bytes = 0;
+  // Bindings (bit i = binding i) read as a uniform buffer or as a uniform texel buffer of uvec4
+  // (R32G32B32A32_UINT) instead of a storage buffer. CPU implementations read those much faster:
+  // lavapipe turns each storage-buffer load into a branchy per-lane loop, but a texel fetch into a
+  // vector gather and a uniform-buffer load at a uniform offset into one scalar load.
+  uint32_t uniform_mask = 0;
+  uint32_t texel_mask = 0;
+  VkDescriptorType descriptor_type(uint32_t binding) const;
   std::string id() const;
 };
 

@@ -38,7 +38,10 @@ Arena::Block& Arena::new_block(VkDeviceSize size, std::string_view what) {
   b.size = size;
   VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   bi.size = size;
-  bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  // Every buffer may be bound as storage, uniform or uniform texel buffer: kernels pick the binding
+  // kind that their device reads fastest (see KernelKey).
+  bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT |
+             VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
   check(vkCreateBuffer(dev, &bi, nullptr, &b.buffer), "vkCreateBuffer", fmt::format("{}, {} bytes", what, size));
   VkMemoryRequirements req;
@@ -93,7 +96,10 @@ Arena::Block& Arena::new_block(VkDeviceSize size, std::string_view what) {
 
 BufferSlice Arena::allocate(VkDeviceSize size, std::string_view what) {
   if (size == 0) size = 4;
-  VkDeviceSize align = std::max<VkDeviceSize>(device_.caps().min_storage_buffer_offset_alignment, 16);
+  const auto& caps = device_.caps();
+  VkDeviceSize align = std::max<VkDeviceSize>({caps.min_storage_buffer_offset_alignment,
+                                               caps.min_uniform_buffer_offset_alignment,
+                                               caps.min_texel_buffer_offset_alignment, 16});
   VkDeviceSize padded = (size + 15) & ~VkDeviceSize(15);
   Block* block = nullptr;
   for (auto& b : blocks_) {

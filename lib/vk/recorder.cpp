@@ -39,17 +39,21 @@ Recorder::~Recorder() {
   vkEndCommandBuffer(cb_);
   vkFreeCommandBuffers(dev, device_.command_pool(), 1, &cb_);
   for (auto p : pools_) vkDestroyDescriptorPool(dev, p, nullptr);
+  for (auto v : views_) vkDestroyBufferView(dev, v, nullptr);
   if (queries_) vkDestroyQueryPool(dev, queries_, nullptr);
 }
 
 VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout, uint32_t bindings) {
   // Pools hold kSetsPerPool sets of up to 16 buffers each; a new pool when one runs out.
   if (pool_sets_left_ == 0 || bindings > 16) {
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * std::max<uint32_t>(16, bindings)};
+    uint32_t n = kSetsPerPool * std::max<uint32_t>(16, bindings);
+    VkDescriptorPoolSize sizes[] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, n},
+                                    {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, n},
+                                    {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, n}};
     VkDescriptorPoolCreateInfo pi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     pi.maxSets = kSetsPerPool;
-    pi.poolSizeCount = 1;
-    pi.pPoolSizes = &size;
+    pi.poolSizeCount = 3;
+    pi.pPoolSizes = sizes;
     VkDescriptorPool pool;
     check(vkCreateDescriptorPool(device_.handle(), &pi, nullptr, &pool), "vkCreateDescriptorPool");
     pools_.push_back(pool);
@@ -68,8 +72,8 @@ VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout, uint32_t bi
 void Recorder::barrier() {
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
-                     VK_ACCESS_TRANSFER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_UNIFORM_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                     VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
   VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
   vkCmdPipelineBarrier(cb_, stages, stages, 0, 1, &mb, 0, nullptr, 0, nullptr);
   written_.clear();
@@ -108,24 +112,45 @@ void Recorder::dispatch(const Kernel& kernel, const std::vector<Binding>& bindin
     fail(Status::internal, "{} ({}): {}x{}x{} workgroups exceed the device limit {}x{}x{}", label, key.shader, gx, gy, gz,
          caps.max_workgroup_count[0], caps.max_workgroup_count[1], caps.max_workgroup_count[2]);
   std::vector<VkDescriptorBufferInfo> infos(bindings.size());
+  std::vector<VkBufferView> views(bindings.size());
   std::vector<VkWriteDescriptorSet> writes(bindings.size());
   VkDescriptorSet set = allocate_set(kernel.set_layout(), key.bindings);
   for (size_t i = 0; i < bindings.size(); ++i) {
     const auto& s = bindings[i].slice;
+    const VkDescriptorType type = key.descriptor_type(uint32_t(i));
     if (!s.valid()) fail(Status::internal, "{} ({}): binding {} is empty", label, key.shader, i);
-    if (s.size > caps.max_storage_buffer_range)
-      fail(Status::internal, "{} ({}): binding {} spans {} bytes, over the device's maxStorageBufferRange {}", label,
-           key.shader, i, s.size, caps.max_storage_buffer_range);
-    if (s.offset % caps.min_storage_buffer_offset_alignment)
-      fail(Status::internal, "{} ({}): binding {} offset {} not aligned to {}", label, key.shader, i, s.offset,
-           caps.min_storage_buffer_offset_alignment);
-    infos[i] = {s.buffer, s.offset, s.size};
+    auto limit = [&](uint64_t range, uint64_t alignment, const char* what) {
+      if (s.size > range)
+        fail(Status::internal, "{} ({}): binding {} spans {} bytes, over the device's {} range {}", label, key.shader, i,
+             s.size, what, range);
+      if (s.offset % alignment)
+        fail(Status::internal, "{} ({}): binding {} offset {} not aligned to {} ({})", label, key.shader, i, s.offset,
+             alignment, what);
+    };
     writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     writes[i].dstSet = set;
     writes[i].dstBinding = uint32_t(i);
     writes[i].descriptorCount = 1;
-    writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    writes[i].pBufferInfo = &infos[i];
+    writes[i].descriptorType = type;
+    infos[i] = {s.buffer, s.offset, s.size};
+    if (type == VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER) {
+      limit(uint64_t(caps.max_texel_buffer_elements) * 16, caps.min_texel_buffer_offset_alignment, "texel buffer");
+      if (s.size % 16) fail(Status::internal, "{} ({}): texel binding {} of {} bytes is not whole uvec4s", label, key.shader, i, s.size);
+      VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+      vi.buffer = s.buffer;
+      vi.format = VK_FORMAT_R32G32B32A32_UINT;
+      vi.offset = s.offset;
+      vi.range = s.size;
+      check(vkCreateBufferView(device_.handle(), &vi, nullptr, &views[i]), "vkCreateBufferView", label);
+      views_.push_back(views[i]);
+      writes[i].pTexelBufferView = &views[i];
+    } else if (type == VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER) {
+      limit(caps.max_uniform_buffer_range, caps.min_uniform_buffer_offset_alignment, "uniform buffer");
+      writes[i].pBufferInfo = &infos[i];
+    } else {
+      limit(caps.max_storage_buffer_range, caps.min_storage_buffer_offset_alignment, "storage buffer");
+      writes[i].pBufferInfo = &infos[i];
+    }
   }
   vkUpdateDescriptorSets(device_.handle(), uint32_t(writes.size()), writes.data(), 0, nullptr);
 
@@ -158,12 +183,13 @@ std::unique_ptr<Sequence> Recorder::finish() {
                        VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
   check(vkEndCommandBuffer(cb_), "vkEndCommandBuffer");
   finished_ = true;
-  return std::make_unique<Sequence>(device_, cb_, std::move(pools_), queries_, std::move(labels_), dispatches_, barriers_);
+  return std::make_unique<Sequence>(device_, cb_, std::move(pools_), std::move(views_), queries_, std::move(labels_),
+                                    dispatches_, barriers_);
 }
 
-Sequence::Sequence(Device& device, VkCommandBuffer cb, std::vector<VkDescriptorPool> pools, VkQueryPool queries,
-                   std::vector<std::string> labels, uint32_t dispatches, uint32_t barriers)
-    : device_(device), cb_(cb), pools_(std::move(pools)), queries_(queries), labels_(std::move(labels)),
+Sequence::Sequence(Device& device, VkCommandBuffer cb, std::vector<VkDescriptorPool> pools, std::vector<VkBufferView> views,
+                   VkQueryPool queries, std::vector<std::string> labels, uint32_t dispatches, uint32_t barriers)
+    : device_(device), cb_(cb), pools_(std::move(pools)), views_(std::move(views)), queries_(queries), labels_(std::move(labels)),
       dispatches_(dispatches), barriers_(barriers) {
   VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   check(vkCreateFence(device.handle(), &fi, nullptr, &fence_), "vkCreateFence");
@@ -175,6 +201,7 @@ Sequence::~Sequence() {
   vkDestroyFence(dev, fence_, nullptr);
   vkFreeCommandBuffers(dev, device_.command_pool(), 1, &cb_);
   for (auto p : pools_) vkDestroyDescriptorPool(dev, p, nullptr);
+  for (auto v : views_) vkDestroyBufferView(dev, v, nullptr);
   if (queries_) vkDestroyQueryPool(dev, queries_, nullptr);
 }
 

@@ -30,8 +30,8 @@ struct DispatchTiming {
 
 class Sequence {
  public:
-  Sequence(Device& device, VkCommandBuffer cb, std::vector<VkDescriptorPool> pools, VkQueryPool queries,
-           std::vector<std::string> labels, uint32_t dispatches, uint32_t barriers);
+  Sequence(Device& device, VkCommandBuffer cb, std::vector<VkDescriptorPool> pools, std::vector<VkBufferView> views,
+           VkQueryPool queries, std::vector<std::string> labels, uint32_t dispatches, uint32_t barriers);
   ~Sequence();
   Sequence(const Sequence&) = delete;
   Sequence& operator=(const Sequence&) = delete;
@@ -53,6 +53,7 @@ class Sequence {
   Device& device_;
   VkCommandBuffer cb_;
   std::vector<VkDescriptorPool> pools_;
+  std::vector<VkBufferView> views_;
   VkQueryPool queries_;
   std::vector<std::string> labels_;
   VkFence fence_ = VK_NULL_HANDLE;
@@ -94,6 +95,7 @@ class Recorder {
   Device& device_;
   VkCommandBuffer cb_ = VK_NULL_HANDLE;
   std::vector<VkDescriptorPool> pools_;
+  std::vector<VkBufferView> views_;  // texel-buffer views of bound slices, owned by the Sequence
   uint32_t pool_sets_left_ = 0;
   VkQueryPool queries_ = VK_NULL_HANDLE;
   uint32_t max_queries_ = 0;

@@ -53,6 +53,7 @@ TEST_CASE("matmul: odd shapes x dtypes x variants") {
           if (M > 17 && N == 1000 && K == 1024 && dt != DType::f32) continue;  // the f32 run covers the biggest shape
           run_case(M, N, K, dt, ops::MatmulVariant::tiled, (M + N) % 2 == 0, false);
           run_case(M, N, K, dt, ops::MatmulVariant::matvec, (M + N) % 2 == 1, false);
+          run_case(M, N, K, dt, ops::MatmulVariant::rows, (M + N + K) % 2 == 1, (M + K) % 3 == 0);
         }
 }
 
@@ -61,6 +62,7 @@ TEST_CASE("matmul: odd K for matvec (scalar path) and bias + accumulate") {
     for (uint32_t K : {1u, 7u, 33u, 999u}) {
       run_case(1, 65, K, dt, ops::MatmulVariant::matvec, true, true);
       run_case(5, 65, K, dt, ops::MatmulVariant::tiled, true, true);
+      run_case(9, 65, K, dt, ops::MatmulVariant::rows, true, true);  // K % 4 != 0: storage-buffer fallback
     }
 }
 
@@ -82,7 +84,7 @@ TEST_CASE("matmul: weights split into row chunks (small storage-buffer range)") 
   auto bytes = test::encode(w, DType::f16);
   auto wm = ops::upload_matrix(dev, buf.arena, DType::f16, N, K, bytes.data(), "w");
   CHECK(wm.chunks.size() >= 10);
-  for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec}) {
+  for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::rows}) {
     ops::MatmulArgs a;
     a.x = buf.f32(x);
     a.ldx = K;
