@@ -1,6 +1,7 @@
 #version 450
 // Element-wise ops over n values: OP 0: out = silu(a) * b (SwiGLU), 1: out = gelu(a) * b (exact erf
-// GELU), 2: out = a + b. Grid-stride loop, so any n fits the workgroup-count limit.
+// GELU), 2: out = a + b; OP 3 / 4: SwiGLU / GELU-GLU of adjacent pairs, out[i] = act(a[2i]) * a[2i+1]
+// (an interleaved gate/up projection; b unused). Grid-stride loop, so any n fits the workgroup-count limit.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint OP = 0;
 
@@ -23,11 +24,13 @@ float erf_approx(float x) {
 void main() {
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < p.n; i += stride) {
-    float x = a[i];
+    const bool pairs = OP >= 3u;
+    float x = pairs ? a[2u * i] : a[i];
+    float y = pairs ? a[2u * i + 1u] : b[i];
     float v;
-    if (OP == 0u) v = x / (1.0 + exp(-x)) * b[i];
-    else if (OP == 1u) v = 0.5 * x * (1.0 + erf_approx(x * 0.70710678118654752)) * b[i];
-    else v = x + b[i];
+    if (OP == 0u || OP == 3u) v = x / (1.0 + exp(-x)) * y;
+    else if (OP == 1u || OP == 4u) v = 0.5 * x * (1.0 + erf_approx(x * 0.70710678118654752)) * y;
+    else v = x + y;
     o[i] = v;
   }
 }

@@ -5,7 +5,8 @@
 
 namespace dlvk::ops {
 
-enum class EltOp : uint32_t { silu_mul = 0, gelu_mul = 1, add = 2 };
+// *_pairs: out[i] = act(a[2i]) * a[2i+1] (interleaved gate/up rows; b is not read).
+enum class EltOp : uint32_t { silu_mul = 0, gelu_mul = 1, add = 2, silu_mul_pairs = 3, gelu_mul_pairs = 4 };
 
 // out[i] = op(a[i], b[i]) for i < n
 void record_elementwise(vk::Recorder& rec, EltOp op, const vk::BufferSlice& a, const vk::BufferSlice& b,

@@ -27,4 +27,15 @@ void record_rope(vk::Recorder& rec, const RopeArgs& a, std::string_view label) {
                (total + wg - 1) / wg, 1, 1, label);
 }
 
+void record_rope_qkv(vk::Recorder& rec, const RopeQkvArgs& a, std::string_view label) {
+  struct Push {
+    uint32_t T, H, Hkv, d, ld_qkv;
+  } p{a.T, a.H, a.Hkv, a.d, a.ld_qkv};
+  const uint32_t wg = 64;
+  const auto& k = rec.device().kernel({"rope_qkv", {wg}, 5, sizeof(Push)});
+  uint32_t total = a.T * (a.H + 2 * a.Hkv) * (a.d / 2);
+  rec.dispatch(k, {vk::in(a.params), vk::in(a.table), vk::inout(a.qkv), vk::out(a.k_cache), vk::out(a.v_cache)}, p,
+               (total + wg - 1) / wg, 1, 1, label);
+}
+
 }  // namespace dlvk::ops

@@ -26,4 +26,16 @@ struct RopeArgs {
 
 void record_rope(vk::Recorder& rec, const RopeArgs& a, std::string_view label);
 
+// The per-layer form: rows t < T of a fused projection [q: H heads | k: Hkv heads | v: Hkv heads] (ld_qkv
+// floats apart); queries rotated in place, keys rotated and values copied into the caches ([ctx, Hkv*d])
+// at row pos0 + t. One dispatch.
+struct RopeQkvArgs {
+  vk::BufferSlice params, table;
+  vk::BufferSlice qkv;
+  uint32_t ld_qkv = 0;
+  vk::BufferSlice k_cache, v_cache;
+  uint32_t T = 0, H = 0, Hkv = 0, d = 0;
+};
+void record_rope_qkv(vk::Recorder& rec, const RopeQkvArgs& a, std::string_view label);
+
 }  // namespace dlvk::ops

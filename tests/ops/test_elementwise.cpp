@@ -113,3 +113,30 @@ TEST_CASE("elementwise: gelu is the exact erf GELU, not the tanh approximation")
   }
   CHECK(worst > 1e-4);
 }
+
+TEST_CASE("elementwise: *_pairs read interleaved (gate, up) pairs, bit for bit like the split ops") {
+  auto& dev = test::device();
+  for (auto [pairs, split] : {std::pair{ops::EltOp::silu_mul_pairs, ops::EltOp::silu_mul},
+                              std::pair{ops::EltOp::gelu_mul_pairs, ops::EltOp::gelu_mul}})
+    for (uint32_t n : {1u, 63u, 100003u}) {
+      INFO("op=" << int(pairs) << " n=" << n);
+      Outcome o = run(split, n, 8.0f);  // the split op is checked against the reference above
+      std::vector<float> ab(2 * size_t(n));
+      for (uint32_t i = 0; i < n; ++i) {
+        ab[2 * size_t(i)] = o.a[i];
+        ab[2 * size_t(i) + 1] = o.b[i];
+      }
+      test::Buffers buf;
+      auto in = buf.f32(ab);
+      auto out = buf.nan(n + kTail);
+      vk::Recorder rec(dev);
+      ops::record_elementwise(rec, pairs, in, in, out, n, "glu pairs");
+      rec.finish()->run();
+      auto got = test::read_f32(out, n + kTail);
+      bool same = true, tail_nan = true;
+      for (uint32_t i = 0; i < n; ++i) same = same && same_bits(got[i], o.got[i]);
+      for (uint32_t i = n; i < n + kTail; ++i) tail_nan = tail_nan && std::isnan(got[i]);
+      CHECK(same);
+      CHECK(tail_nan);
+    }
+}

@@ -192,3 +192,65 @@ TEST_CASE("rope: the test notices a position off by one") {
   auto e2 = test::compare(got, rotated(c.q, sh.T, c.ldq, sh.Hq, sh.d, c.inv_freq, 11));
   CHECK(e2.nmse <= 1e-12);
 }
+
+TEST_CASE("rope_qkv: fused q/k/v row, q in place, k and v into the caches at pos0 + t, in one dispatch") {
+  auto& dev = test::device();
+  for (const Shape& s : {Shape{16, 4, 2, 5, 3, 0, 1e4}, Shape{24, 6, 3, 7, 0, 0, 5e5}, Shape{64, 32, 8, 1, 0, 0, 5e5},
+                         Shape{128, 8, 1, 17, 5, 0, 1e4}, Shape{64, 4, 4, 2, 0, 0, 1e4}})
+    for (uint32_t pos0 : {0u, 29u}) {
+      INFO("d=" << s.d << " Hq=" << s.Hq << " Hkv=" << s.Hkv << " T=" << s.T << " pos0=" << pos0);
+      const uint32_t ctx = pos0 + s.T + 2, ldc = s.Hkv * s.d;
+      const uint32_t ld = (s.Hq + 2 * s.Hkv) * s.d + s.q_pad;  // q_pad: unused columns after v
+      test::Buffers buf;
+      auto inv_freq = inv_freq_for(s.d, s.theta);
+      auto qkv = test::random_floats(size_t(s.T) * ld, s.d * 7 + s.T + pos0);
+      std::vector<uint32_t> params{pos0, 0, 0, 0};
+      auto qkvb = buf.f32(qkv);
+      auto kc = buf.nan(size_t(ctx) * ldc), vc = buf.nan(size_t(ctx) * ldc);
+      vk::Recorder rec(dev);
+      ops::record_rope_qkv(rec, {.params = buf.u32(params), .table = buf.f32(ops::rope_table(inv_freq, ctx)), .qkv = qkvb,
+                                 .ld_qkv = ld, .k_cache = kc, .v_cache = vc, .T = s.T, .H = s.Hq, .Hkv = s.Hkv, .d = s.d},
+                           "rope_qkv");
+      auto seq = rec.finish();
+      CHECK(seq->dispatch_count() == 1);
+      seq->run();
+      // Split the input row into q and k parts (each with its own row stride) for the reference.
+      auto part = [&](uint32_t col0, uint32_t width) {
+        std::vector<float> p(size_t(s.T) * width);
+        for (uint32_t t = 0; t < s.T; ++t)
+          for (uint32_t c = 0; c < width; ++c) p[size_t(t) * width + c] = qkv[size_t(t) * ld + col0 + c];
+        return p;
+      };
+      auto got = test::read_f32(qkvb, qkv.size());
+      std::vector<float> qgot(size_t(s.T) * s.Hq * s.d);
+      bool rest_untouched = true;  // k, v and padding columns of the input rows stay as they were
+      for (uint32_t t = 0; t < s.T; ++t)
+        for (uint32_t c = 0; c < ld; ++c) {
+          size_t i = size_t(t) * ld + c;
+          if (c < s.Hq * s.d) qgot[size_t(t) * s.Hq * s.d + c] = got[i];
+          else if (!same_bits(got[i], qkv[i])) rest_untouched = false;
+        }
+      auto eq = test::compare(qgot, rotated(part(0, s.Hq * s.d), s.T, s.Hq * s.d, s.Hq, s.d, inv_freq, pos0));
+      CHECK_CLOSE_NMSE(eq, 1e-12);
+      CHECK(eq.max_abs <= 1e-6);
+      CHECK(rest_untouched);
+      auto kgot = test::read_f32(kc, size_t(ctx) * ldc), vgot = test::read_f32(vc, size_t(ctx) * ldc);
+      std::vector<float> kwritten(kgot.begin() + size_t(pos0) * ldc, kgot.begin() + size_t(pos0 + s.T) * ldc);
+      auto ek = test::compare(kwritten, rotated(part(s.Hq * s.d, ldc), s.T, ldc, s.Hkv, s.d, inv_freq, pos0));
+      CHECK_CLOSE_NMSE(ek, 1e-12);
+      CHECK(ek.max_abs <= 1e-6);
+      auto v = part((s.Hq + s.Hkv) * s.d, ldc);
+      bool others_nan = true, v_exact = true;
+      for (uint32_t r = 0; r < ctx; ++r)
+        for (uint32_t c = 0; c < ldc; ++c) {
+          size_t i = size_t(r) * ldc + c;
+          if (r < pos0 || r >= pos0 + s.T) {
+            if (!std::isnan(kgot[i]) || !std::isnan(vgot[i])) others_nan = false;
+          } else if (!same_bits(vgot[i], v[size_t(r - pos0) * ldc + c])) {
+            v_exact = false;
+          }
+        }
+      CHECK(others_nan);
+      CHECK(v_exact);
+    }
+}
