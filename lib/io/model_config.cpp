@@ -328,16 +328,19 @@ ModelConfig ModelConfig::load(const fs::path& model_dir) {
   ModelConfig c = parse(io_detail::read_file_limited(cfg_path, kMaxConfigBytes), cfg_path.string());
 
   const fs::path gen_path = model_dir / "generation_config.json";
-  if (fs::exists(gen_path, ec)) {
-    const std::string where = gen_path.string();
-    const json g = io_detail::parse_json_object(
-        io_detail::read_file_limited(gen_path, kMaxConfigBytes), where);
-    const Obj gen{g, where, ""};
-    gen.append_eos("eos_token_id", c.eos_token_ids);
-    if (!c.bos_token_id) c.bos_token_id = gen.opt_token_id("bos_token_id");
-    if (!c.pad_token_id) c.pad_token_id = gen.opt_token_id("pad_token_id");
-  }
+  if (fs::exists(gen_path, ec))
+    c.merge_generation_config(io_detail::read_file_limited(gen_path, kMaxConfigBytes), gen_path.string());
   return c;
+}
+
+void ModelConfig::merge_generation_config(std::string_view json_text, const std::string& where) {
+  if (json_text.size() > kMaxConfigBytes)
+    fail(Status::bad_model, "{}: {} bytes is over the limit of {} bytes", where, json_text.size(), kMaxConfigBytes);
+  const json g = io_detail::parse_json_object(json_text, where);
+  const Obj gen{g, where, ""};
+  gen.append_eos("eos_token_id", eos_token_ids);
+  if (!bos_token_id) bos_token_id = gen.opt_token_id("bos_token_id");
+  if (!pad_token_id) pad_token_id = gen.opt_token_id("pad_token_id");
 }
 
 std::vector<float> ModelConfig::rope_inv_freq() const {

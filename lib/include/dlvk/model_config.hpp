@@ -56,6 +56,10 @@ struct ModelConfig {
   // Reads model_dir/config.json (required, io_error if missing) and merges
   // model_dir/generation_config.json (optional: eos_token_id int or list; bos/pad if config lacks them).
   static ModelConfig load(const std::filesystem::path& model_dir);
+  // Merges the text of a generation_config.json (what load() does with the file): its eos ids are
+  // appended when not already present; bos/pad are taken when this config lacks them. `where` names
+  // it in errors (bad_model: malformed JSON, wrong types, over the size limit).
+  void merge_generation_config(std::string_view json_text, const std::string& where);
 
   // head_dim/2 RoPE inverse frequencies, computed in f32 the way transformers does:
   // 1 / (theta ** (float(2i) / d)), then the rope_type scaling (linear: / factor; llama3: spec 4).
