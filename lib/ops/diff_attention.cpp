@@ -21,6 +21,13 @@ Config config(const vk::Capabilities& caps) {
   uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
   return {wg, std::min<uint32_t>(32, wg)};
 }
+
+// CPU implementations run diff_attention_rows (one invocation per row, pair and split; no shared
+// memory or barriers) in workgroups of one SIMD batch; it reads K/V as vec4s, so head_dim % 4 == 0.
+uint32_t rows_workgroup(const vk::Capabilities& caps, uint32_t d) {
+  if (!caps.cpu_quirks || d % 4) return 0;
+  return std::clamp<uint32_t>(caps.subgroup_size, 1, std::min<uint32_t>(64, caps.max_workgroup_invocations));
+}
 }  // namespace
 
 uint64_t diff_attention_partial_floats(uint32_t T, uint32_t H, uint32_t d, uint32_t n_split) {
@@ -43,12 +50,18 @@ void record_diff_attention(vk::Recorder& rec, const DiffAttentionArgs& a, std::s
   Config c = config(caps);
   Push p{a.T, a.H, a.Hkv, a.ldq, a.ldo, std::max<uint32_t>(1, a.n_split), a.lambda, 1.0f - a.lambda_init, a.eps,
          float(1.0 / std::sqrt(double(a.d)))};
-  const auto& k = rec.device().kernel({"diff_attention", {c.wg, a.d, c.kb}, 6, sizeof(Push)});
   vk::BufferSlice part = p.n_split > 1 ? a.partials : a.out;
   if (p.n_split > 1 && part.size < diff_attention_partial_floats(a.T, a.H, a.d, p.n_split) * 4)
     fail(Status::internal, "{}: partials buffer too small", label);
-  rec.dispatch(k, {vk::in(a.params), vk::in(a.q), vk::in(a.k_cache), vk::in(a.v_cache), vk::out(a.out), vk::out(part)}, p,
-               a.T, a.H / 2, p.n_split, label);
+  const std::vector<vk::Binding> bindings{vk::in(a.params), vk::in(a.q),   vk::in(a.k_cache),
+                                          vk::in(a.v_cache), vk::out(a.out), vk::out(part)};
+  if (uint32_t rw = rows_workgroup(caps, a.d)) {
+    const auto& k = rec.device().kernel({"diff_attention_rows", {rw, a.d, c.kb}, 6, sizeof(Push)});
+    rec.dispatch(k, bindings, p, (a.H / 2 * p.n_split + rw - 1) / rw, a.T, 1, label);
+  } else {
+    const auto& k = rec.device().kernel({"diff_attention", {c.wg, a.d, c.kb}, 6, sizeof(Push)});
+    rec.dispatch(k, bindings, p, a.T, a.H / 2, p.n_split, label);
+  }
   if (p.n_split > 1) {
     const auto& r = rec.device().kernel({"diff_attention_reduce", {c.wg, a.d, c.kb}, 2, sizeof(Push)});
     rec.dispatch(r, {vk::in(a.partials), vk::out(a.out)}, p, a.T, a.H / 2, 1, label);

@@ -1,4 +1,5 @@
-// Fused dual-softmax differential attention over a KV cache (see shaders/diff_attention.comp).
+// Fused dual-softmax differential attention over a KV cache (see shaders/diff_attention.comp; on CPU
+// implementations, caps.cpu_quirks, with head_dim % 4 == 0: shaders/diff_attention_rows.comp).
 #pragma once
 #include "vk/device.hpp"
 #include "vk/recorder.hpp"
