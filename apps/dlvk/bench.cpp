@@ -20,6 +20,7 @@ struct BenchOptions {
   int n_prompt = 512, n_gen = 128, reps = 3;
   uint32_t batch = 512;
   bool json = false, profile = false;
+  std::string sampling = "gpu";
   DeviceFlags dev;
 };
 
@@ -34,10 +35,11 @@ void bench(const BenchOptions& o) {
     DType dt = o.dtype == "f32" ? DType::f32 : o.dtype == "bf16" ? DType::bf16 : o.dtype == "f16" ? DType::f16
              : (fail(Status::invalid_argument, "--dtype must be f32, f16 or bf16"), DType::f16);
     Checkpoint ckpt = synthetic_checkpoint(cfg, dt);
-    model = Model::load(*device, cfg, ckpt);
+    model = Model::load(*device, cfg, ckpt, {}, o.dev.weight_quant());
     model_name = "synthetic " + o.synthetic + " " + o.dtype;
+    if (!o.dev.quant.empty()) model_name += " --quant " + o.dev.quant;
   } else {
-    model = load_model(*device, o.model, o.json);
+    model = load_model(*device, o.model, o.json, o.dev.weight_quant());
     model_name = o.model;
   }
   const auto& cfg = model->config();
@@ -45,9 +47,24 @@ void bench(const BenchOptions& o) {
   Session session(*model, {.context = ctx, .batch = std::max<uint32_t>(1, std::min<uint32_t>(o.batch, std::max(o.n_prompt, 1))),
                            .profile = o.profile});
   const std::string device_name = device->caps().device_name;
+  // tg is greedy generation: each token's argmax is the next input. With --sampling gpu (default) the
+  // argmax is taken on the GPU (Session::eval_top_k: one id read back), as generate() does for greedy
+  // sampling; with cpu the whole logits row is read back and the CPU sampler picks; both alternates
+  // the two per repetition (one line each).
+  if (o.sampling != "gpu" && o.sampling != "cpu" && o.sampling != "both")
+    fail(Status::invalid_argument, "--sampling must be gpu, cpu or both");
+  std::vector<bool> modes;  // true: CPU sampling
+  if (o.sampling != "cpu") modes.push_back(false);
+  if (o.sampling != "gpu") modes.push_back(true);
   if (!o.json)
-    std::printf("model: %s, weights %.1f MiB, device: %s, decode: %u dispatches, 1 submission per token\n",
-                model_name.c_str(), double(model->weight_bytes()) / (1 << 20), device_name.c_str(), session.decode_dispatches());
+    std::printf("model: %s, weights %.1f MiB, device: %s, decode: %u dispatches, 1 submission per token, sampling: %s\n",
+                model_name.c_str(), double(model->weight_bytes()) / (1 << 20), device_name.c_str(),
+                session.decode_dispatches(modes[0] ? 0 : 1),
+                o.sampling == "gpu" ? "GPU top-k" : o.sampling == "cpu" ? "CPU (full logits row)" : "GPU top-k vs CPU");
+  Sampler greedy({.temperature = 0, .top_k = 1});
+  auto next_token = [&](std::span<const int32_t> input, bool cpu) {
+    return cpu ? greedy.sample(session.eval(input), {}) : greedy.sample_sorted(session.eval_top_k(input, 1));
+  };
 
   std::vector<int32_t> ids(std::max(o.n_prompt, 1));
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 7919 + 13) % uint64_t(cfg.vocab_size));
@@ -57,7 +74,7 @@ void bench(const BenchOptions& o) {
     if (!o.profile) return;
     for (const auto& t : session.last_timings()) op_ms[t.label] += t.ms;
   };
-  auto report = [&](int n_prompt, int n_gen, const std::vector<double>& ts) {
+  auto report = [&](int n_prompt, int n_gen, const std::vector<double>& ts, const char* mode = nullptr) {
     double mean = std::accumulate(ts.begin(), ts.end(), 0.0) / double(ts.size());
     double var = 0;
     for (double t : ts) var += (t - mean) * (t - mean);
@@ -65,10 +82,11 @@ void bench(const BenchOptions& o) {
     if (o.json) {
       nlohmann::json j = {{"model", model_name}, {"device", device_name}, {"n_prompt", n_prompt}, {"n_gen", n_gen},
                           {"n_batch", session.batch()}, {"avg_ts", mean}, {"stddev_ts", sd}, {"samples_ts", ts}};
+      if (mode) j["sampling"] = mode;
       std::printf("%s\n", j.dump().c_str());
     } else {
-      std::printf("%-6s %8.2f ± %.2f t/s\n", (n_prompt ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen)).c_str(),
-                  mean, sd);
+      std::printf("%-6s %8.2f ± %.2f t/s%s%s\n", (n_prompt ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen)).c_str(),
+                  mean, sd, mode && modes.size() > 1 ? "  sampling: " : "", mode && modes.size() > 1 ? mode : "");
     }
     std::fflush(stdout);
   };
@@ -76,7 +94,10 @@ void bench(const BenchOptions& o) {
   session.reset();
   session.eval(std::span(ids).first(std::min<size_t>(ids.size(), session.batch())));
   int32_t tok[1] = {1};
-  session.eval(tok);
+  for (bool cpu : modes) {
+    session.reset();
+    next_token(tok, cpu);
+  }
   if (o.n_prompt > 0) {
     std::vector<double> ts;
     for (int r = 0; r < o.reps; ++r) {
@@ -89,18 +110,19 @@ void bench(const BenchOptions& o) {
     report(o.n_prompt, 0, ts);
   }
   if (o.n_gen > 0) {
-    std::vector<double> ts;
-    for (int r = 0; r < o.reps; ++r) {
-      session.reset();
-      auto t0 = clock::now();
-      for (int i = 0; i < o.n_gen; ++i) {
-        tok[0] = int32_t((i * 31 + 7) % cfg.vocab_size);
-        session.eval(tok);
-        add_profile();
+    std::vector<std::vector<double>> ts(modes.size());
+    for (int r = 0; r < o.reps; ++r)
+      for (size_t m = 0; m < modes.size(); ++m) {
+        session.reset();
+        auto t0 = clock::now();
+        tok[0] = 1;
+        for (int i = 0; i < o.n_gen; ++i) {
+          tok[0] = next_token(tok, modes[m]);
+          add_profile();
+        }
+        ts[m].push_back(o.n_gen / std::chrono::duration<double>(clock::now() - t0).count());
       }
-      ts.push_back(o.n_gen / std::chrono::duration<double>(clock::now() - t0).count());
-    }
-    report(0, o.n_gen, ts);
+    for (size_t m = 0; m < modes.size(); ++m) report(0, o.n_gen, ts[m], modes[m] ? "cpu" : "gpu_top_k");
   }
   if (o.profile) {
     double total = 0;
@@ -122,6 +144,8 @@ RegisterCommand reg([](CLI::App& app) {
   sub->add_option("-b,--batch", o->batch, "prefill chunk size (default 512)");
   sub->add_flag("--json", o->json, "one JSON object per test and line");
   sub->add_flag("--profile", o->profile, "GPU time per op (timestamp queries)");
+  sub->add_option("--sampling", o->sampling, "tg (greedy): gpu = argmax on the GPU, one id read back (default); "
+                                             "cpu = whole logits row read back, argmax on the CPU; both = alternate");
   o->dev.add(sub);
   sub->callback([o] { bench(*o); });
 });

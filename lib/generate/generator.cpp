@@ -22,13 +22,21 @@ GenerateStats generate(Session& session, std::span<const int32_t> prompt, const 
   GenerateStats st;
   Sampler sampler(options.sampling);
   std::vector<int32_t> history(prompt.begin(), prompt.end());
+  const uint32_t need = sampler.candidates_needed();
+  st.gpu_top_k = options.gpu_sampling && need <= Session::max_top_k ? need : 0;
+  std::span<const float> logits;
+  std::span<const Candidate> best;
+  auto eval = [&](std::span<const int32_t> tokens) {
+    if (st.gpu_top_k) best = session.eval_top_k(tokens, st.gpu_top_k);
+    else logits = session.eval(tokens);
+  };
   auto t0 = clock::now();
-  std::span<const float> logits = session.eval(prompt);
+  eval(prompt);
   st.prompt_tokens = uint32_t(prompt.size());
   st.prompt_ms = ms(clock::now() - t0);
   t0 = clock::now();
   for (int i = 0; i < options.max_tokens; ++i) {
-    int32_t id = sampler.sample(logits, history);
+    int32_t id = st.gpu_top_k ? sampler.sample_sorted(best) : sampler.sample(logits, history);
     if (std::find(options.stop_ids.begin(), options.stop_ids.end(), id) != options.stop_ids.end()) {
       st.stop = StopReason::eos;
       break;
@@ -46,7 +54,7 @@ GenerateStats generate(Session& session, std::span<const int32_t> prompt, const 
       break;
     }
     int32_t one[1] = {id};
-    logits = session.eval(one);
+    eval(one);
   }
   st.generate_ms = ms(clock::now() - t0);
   return st;

@@ -17,6 +17,11 @@ struct GenerateOptions {
   int max_tokens = 128;
   SamplingParams sampling;
   std::vector<int32_t> stop_ids;  // end-of-sequence ids (config / generation_config)
+  // Select the sampler's candidates on the GPU (Session::eval_top_k: k ids and logits read back per
+  // token instead of the vocabulary row) when the sampling parameters only look at the best
+  // k <= Session::max_top_k (greedy, or top-k without a repeat penalty; top-p and min-p act within
+  // the top k). Gives the same tokens as the full row for the same seed.
+  bool gpu_sampling = true;
 };
 
 enum class StopReason { eos, max_tokens, context_full, cancelled };
@@ -26,6 +31,7 @@ struct GenerateStats {
   uint32_t prompt_tokens = 0, generated_tokens = 0;
   double prompt_ms = 0, generate_ms = 0;  // prefill; decode + sampling
   StopReason stop = StopReason::max_tokens;
+  uint32_t gpu_top_k = 0;       // candidates selected on the GPU per token; 0: full logits rows
   std::vector<int32_t> tokens;  // generated ids (an eos id that stopped generation is not included)
 };
 

@@ -110,7 +110,29 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
   } else {
     std::sort(cands_.begin(), cands_.end(), by_logit);
   }
+  return draw_sorted();
+}
 
+uint32_t Sampler::candidates_needed() const {
+  const SamplingParams& P = params_;
+  if (P.repeat_penalty != 1.0f && P.repeat_last_n != 0) return 0;
+  if (P.temperature <= 0 || P.top_k == 1) return 1;
+  return P.top_k > 0 ? uint32_t(P.top_k) : 0;
+}
+
+int32_t Sampler::sample_sorted(std::span<const Candidate> best) {
+  if (best.empty()) fail(Status::invalid_argument, "sampler: no candidates");
+  for (const Candidate& c : best)
+    if (std::isnan(c.logit)) fail(Status::internal, "logits contain NaN (token {})", c.id);
+  const SamplingParams& P = params_;
+  if (P.temperature <= 0 || P.top_k == 1) return best[0].id;
+  cands_.resize(best.size());
+  for (size_t i = 0; i < best.size(); ++i) cands_[i] = Cand{best[i].logit, best[i].id, 0.0};
+  return draw_sorted();
+}
+
+int32_t Sampler::draw_sorted() {
+  const SamplingParams& P = params_;
   // Softmax with temperature (unnormalised; the draw scales by the kept total).
   const float maxl = cands_[0].logit;
   if (std::isinf(maxl)) {

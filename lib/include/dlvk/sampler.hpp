@@ -17,6 +17,12 @@ struct SamplingParams {
   uint64_t seed = 0;
 };
 
+// A token and its logit.
+struct Candidate {
+  int32_t id;
+  float logit;
+};
+
 class Sampler {
  public:
   // Status::invalid_argument for NaN parameters, repeat_penalty <= 0 or repeat_last_n < -1.
@@ -28,6 +34,16 @@ class Sampler {
   // a NaN logit -> Status::internal "logits contain NaN". Allocates only when the vocabulary
   // grows beyond what an earlier call saw.
   int32_t sample(std::span<const float> logits, std::span<const int32_t> recent_tokens);
+
+  // How many of a row's best candidates (logit descending, ties to the smaller id) sample_sorted()
+  // needs to pick exactly what sample() would pick from the whole row with the same random stream:
+  // 1 when greedy, top_k with a top-k cut (the rest of the pipeline only sees those), and 0 when the
+  // whole row is needed (no top-k cut, or a repeat penalty that changes logits first).
+  uint32_t candidates_needed() const;
+  // Picks from the row's best min(candidates_needed(), vocab) candidates in that order, e.g. those a
+  // top-k selection on the GPU returned. Same result and same draws as sample() on the full row.
+  // Errors: no candidates -> Status::invalid_argument; a NaN logit -> Status::internal.
+  int32_t sample_sorted(std::span<const Candidate> best);
 
   // Restarts the random stream (same seed => same draws).
   void reset(uint64_t seed);
@@ -44,6 +60,7 @@ class Sampler {
     int32_t id;
     double p;
   };
+  int32_t draw_sorted();  // softmax, top-p, min-p and the draw over cands_ (sorted)
   SamplingParams params_;
   uint64_t s_[4]{};
   std::vector<Cand> cands_;
