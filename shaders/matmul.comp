@@ -27,7 +27,7 @@ layout(push_constant) uniform Push {
   uint y_col0;    // first output column (and bias index) this weight chunk produces
 } p;
 
-DEFINE_WEIGHT_LOADER(load_w, w, WDT)
+DEFINE_WEIGHT_LOADER_N(load_w, w, WDT, p.N * p.K)
 
 shared float xs[BK * BM];
 shared float ws[BK * BN];

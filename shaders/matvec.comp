@@ -23,7 +23,7 @@ layout(push_constant) uniform Push {
   uint y_col0;
 } p;
 
-DEFINE_WEIGHT_LOADER(load_w, w, WDT)
+DEFINE_WEIGHT_LOADER_N(load_w, w, WDT, p.N * p.K)
 
 shared float red[gl_WorkGroupSize.x * ROWS];
 

@@ -75,7 +75,6 @@ std::vector<uint8_t> encode(const std::vector<float>& v, DType dt) {
   return out;
 }
 
-const char* dtype_label(DType dt) { return dt == DType::f32 ? "f32" : dt == DType::f16 ? "f16" : "bf16"; }
 
 struct Row {
   std::string op, variant, shape;
@@ -179,20 +178,28 @@ void bench_matmul(Bench& b) {
     uint32_t N, K;
   };
   const Shape shapes[] = {{2048, 2048}, {8192, 2048}, {2048, 8192}};  // q/o proj; gate/up; down
+  struct Format {
+    DType dt;
+    ops::Quant quant;
+    const char* label;
+  };
+  const Format formats[] = {{DType::f32, ops::Quant::none, "f32"}, {DType::f16, ops::Quant::none, "f16"},
+                            {DType::bf16, ops::Quant::none, "bf16"}, {DType::f16, ops::Quant::q8_0, "q8_0"},
+                            {DType::f16, ops::Quant::q4_0, "q4_0"}};
   for (uint32_t M : {1u, 128u})
     for (bool rows : {false, true})
-    for (DType dt : {DType::f32, DType::f16, DType::bf16})
+    for (const Format& f : formats)
       for (const auto& s : shapes) {
         // GPU kernels (matvec for M=1, tiled otherwise) and the CPU devices' row-per-invocation kernel.
         ops::MatmulVariant variant = rows ? ops::MatmulVariant::rows : M == 1 ? ops::MatmulVariant::matvec : ops::MatmulVariant::tiled;
         const char* op = rows ? (M == 1 ? "matvec.rows" : "matmul.rows") : M == 1 ? "matvec" : "matmul.tiled";
-        Row r{op, dtype_label(dt), fmt::format("M={} N={} K={}", M, s.N, s.K)};
+        Row r{op, f.label, fmt::format("M={} N={} K={}", M, s.N, s.K)};
         r.flops = 2.0 * M * s.N * s.K;
-        r.bytes = double(s.N) * s.K * size_of(dt) + 4.0 * M * s.K + 4.0 * M * s.N;
+        r.bytes = double(s.N) * ops::stored_row_bytes(f.dt, f.quant, s.K) + 4.0 * M * s.K + 4.0 * M * s.N;
         if (!b.wanted(r)) continue;
         vk::Arena arena(b.device(), vk::MemoryKind::device, 64ull << 20, "bench");
-        auto w = ops::upload_matrix(b.device(), arena, dt, s.N, s.K, encode(pseudo_random(size_t(s.N) * s.K, s.N + s.K), dt).data(),
-                                    "w");
+        auto w = ops::upload_matrix(b.device(), arena, f.dt, s.N, s.K,
+                                    encode(pseudo_random(size_t(s.N) * s.K, s.N + s.K), f.dt).data(), "w", f.quant);
         auto x = ops::upload_f32(b.device(), arena, pseudo_random(size_t(M) * s.K, 7), "x");
         auto y = arena.allocate(size_t(M) * s.N * 4, "y");
         b.measure(r, [&](vk::Recorder& rec) {
@@ -312,6 +319,7 @@ void bench_attention(Bench& b) {
       double ms = 0;
       uint32_t split = 0;
     } best_fused, best_two;
+    int compared = 0;
     for (uint32_t n_split : c.splits) {
       const std::string variant = c.T == 1 ? fmt::format("split={}", n_split) : "prefill";
       double fused_ms = 0, two_ms = 0;
@@ -373,9 +381,12 @@ void bench_attention(Bench& b) {
       }
       if (fused_ms > 0 && (best_fused.split == 0 || fused_ms < best_fused.ms)) best_fused = {fused_ms, n_split};
       if (two_ms > 0 && (best_two.split == 0 || two_ms < best_two.ms)) best_two = {two_ms, n_split};
-      if (fused_ms > 0 && two_ms > 0) b.compare(variant, shape, fused_ms, two_ms);
+      if (fused_ms > 0 && two_ms > 0) {
+        b.compare(variant, shape, fused_ms, two_ms);
+        ++compared;
+      }
     }
-    if (c.splits.size() > 1 && best_fused.split && best_two.split)
+    if (compared > 1)
       b.compare(fmt::format("best={}/{}", best_fused.split, best_two.split), shape, best_fused.ms, best_two.ms);
   }
 }

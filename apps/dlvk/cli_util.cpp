@@ -31,6 +31,7 @@ std::vector<int32_t> parse_ids(const std::string& csv) {
 void DeviceFlags::add(CLI::App* app) {
   app->add_option("--device", device, "Vulkan device index (see `dlvk devices`); default: the best one");
   app->add_option("--caps", profile, "capability profile to force: native, minimal, mobile-like");
+  app->add_option("--quant", quant, "quantize the projection weights at load: q8_0 or q4_0 (default: as stored)");
 }
 
 std::unique_ptr<vk::Device> DeviceFlags::open() const {
@@ -40,7 +41,7 @@ std::unique_ptr<vk::Device> DeviceFlags::open() const {
   return std::make_unique<vk::Device>(o);
 }
 
-std::unique_ptr<Model> load_model(vk::Device& device, const std::string& dir, bool quiet) {
+std::unique_ptr<Model> load_model(vk::Device& device, const std::string& dir, bool quiet, ops::Quant quant) {
   bool tty = !quiet && isatty(2);
   LoadProgress progress;
   int last = -1;
@@ -54,7 +55,7 @@ std::unique_ptr<Model> load_model(vk::Device& device, const std::string& dir, bo
                    pct, double(total) / (1 << 20));
       std::fflush(stderr);
     };
-  auto model = Model::load(device, dir, progress);
+  auto model = Model::load(device, dir, progress, quant);
   if (tty) std::fprintf(stderr, "\n");
   return model;
 }

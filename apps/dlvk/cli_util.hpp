@@ -15,14 +15,18 @@ namespace dlvk::cli {
 // "1,2,3" -> ids; anything else (empty, non-numeric, negative, overflow) is a one-line error.
 std::vector<int32_t> parse_ids(const std::string& csv);
 
+// --device, --caps, and --quant (how the weights are stored on the device).
 struct DeviceFlags {
   int device = -1;
   std::string profile;
+  std::string quant;
+  ops::Quant weight_quant() const { return ops::parse_quant(quant); }
   void add(CLI::App* app);
   std::unique_ptr<vk::Device> open() const;
 };
 
 // Loads a model with a progress bar on stderr when it is a terminal.
-std::unique_ptr<Model> load_model(vk::Device& device, const std::string& dir, bool quiet = false);
+std::unique_ptr<Model> load_model(vk::Device& device, const std::string& dir, bool quiet = false,
+                                  ops::Quant quant = ops::Quant::none);
 
 }  // namespace dlvk::cli

@@ -25,6 +25,7 @@ struct RunOptions {
   int top_k = 40, repeat_last_n = 64;
   std::optional<uint64_t> seed;
   bool interactive = false, quiet = false;
+  bool print_ids = false;  // generated ids instead of text (checks and scripts)
   DeviceFlags dev;
 };
 
@@ -42,7 +43,7 @@ void run(const RunOptions& o) {
 
   auto t_start = std::chrono::steady_clock::now();
   auto device = o.dev.open();
-  auto model = load_model(*device, o.model, o.quiet);
+  auto model = load_model(*device, o.model, o.quiet, o.dev.weight_quant());
   Session session(*model, {.context = o.ctx, .batch = o.batch});
   double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
 
@@ -57,11 +58,14 @@ void run(const RunOptions& o) {
   g.sampling.seed = o.seed ? *o.seed : std::random_device{}();
   g.stop_ids = model->config().eos_token_ids;
 
+  bool first_call = true;  // time to first token is reported for the first generation only
   auto stream = [&](std::span<const int32_t> p) {
     std::optional<StreamDecoder> dec;
-    if (tok) dec.emplace(*tok);
+    if (tok && !o.print_ids) dec.emplace(*tok);
     bool first = true;
+    double first_token_s = 0;  // since the process started loading: cold/warm start-up shows here
     auto st = generate(session, p, g, [&](int32_t id) {
+      if (first && first_call) first_token_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
       if (dec) {
         std::string piece = dec->push(id);
         std::fwrite(piece.data(), 1, piece.size(), stdout);
@@ -80,17 +84,20 @@ void run(const RunOptions& o) {
     std::fflush(stdout);
     if (!o.quiet)
       std::fprintf(stderr,
-                   "dlvk: %u prompt tokens (%.1f t/s), %u generated (%.1f t/s), stop: %s, seed %llu, load %.2f s, device %s\n",
+                   "dlvk: %u prompt tokens (%.1f t/s), %u generated (%.1f t/s), stop: %s, seed %llu, load %.2f s, "
+                   "%sdevice %s\n",
                    st.prompt_tokens, st.prompt_ms > 0 ? st.prompt_tokens * 1000.0 / st.prompt_ms : 0.0,
                    st.generated_tokens, st.generate_ms > 0 ? st.generated_tokens * 1000.0 / st.generate_ms : 0.0,
                    stop_reason_name(st.stop), (unsigned long long)g.sampling.seed, load_s,
+                   first_call && !first ? fmt::format("first token at {:.2f} s, ", first_token_s).c_str() : "",
                    device->caps().device_name.c_str());
+    first_call = false;
   };
 
   if (!o.interactive) {
     if (tok && !o.prompt.empty()) {
       prompt = tok->encode(o.prompt, true);
-      std::fwrite(o.prompt.data(), 1, o.prompt.size(), stdout);
+      if (!o.print_ids) std::fwrite(o.prompt.data(), 1, o.prompt.size(), stdout);
     }
     stream(prompt);
     return;
@@ -137,6 +144,7 @@ RegisterCommand reg([](CLI::App& app) {
   sub->add_option("--batch", o->batch, "prefill chunk size (default 64)");
   sub->add_flag("-i,--interactive", o->interactive, "read prompts line by line, keep the conversation; Ctrl-D quits");
   sub->add_flag("-q,--quiet", o->quiet, "no progress bar or summary line");
+  sub->add_flag("--print-ids", o->print_ids, "print the generated token ids (comma-separated) instead of text");
   o->dev.add(sub);
   sub->callback([o] { run(*o); });
 });

@@ -18,7 +18,7 @@ struct ScoreOptions {
 void score(const ScoreOptions& o) {
   std::vector<int32_t> ids = parse_ids(o.ids);
   auto device = o.dev.open();
-  auto model = load_model(*device, o.model);
+  auto model = load_model(*device, o.model, false, o.dev.weight_quant());
   const auto& cfg = model->config();
   uint32_t ctx = o.ctx ? o.ctx : std::max<uint32_t>(uint32_t(ids.size()), uint32_t(std::min<int64_t>(cfg.max_position_embeddings, 4096)));
   if (o.batch == 0) fail(Status::invalid_argument, "--batch must be at least 1");

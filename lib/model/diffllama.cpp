@@ -9,22 +9,24 @@
 #include "ops/matmul.hpp"
 #include "ops/rmsnorm.hpp"
 #include "ops/rope.hpp"
+#include "ops/select.hpp"
 
 namespace dlvk {
 
 Model::Model(vk::Device& device, ModelConfig config)
     : device_(device), config_(std::move(config)), weights_arena_(device, vk::MemoryKind::device, 256ull << 20, "weights") {}
 
-std::unique_ptr<Model> Model::load(vk::Device& device, const std::filesystem::path& dir, const LoadProgress& progress) {
+std::unique_ptr<Model> Model::load(vk::Device& device, const std::filesystem::path& dir, const LoadProgress& progress,
+                                   ops::Quant quant) {
   if (!std::filesystem::is_directory(dir))
     fail(Status::io_error, "model directory '{}' does not exist or is not a directory", dir.string());
   ModelConfig config = ModelConfig::load(dir);
   Checkpoint ckpt = Checkpoint::open(dir);
-  return load(device, std::move(config), ckpt, progress);
+  return load(device, std::move(config), ckpt, progress, quant);
 }
 
 std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const Checkpoint& ckpt,
-                                   const LoadProgress& progress) {
+                                   const LoadProgress& progress, ops::Quant quant) {
   ModelTensors t = resolve_model_tensors(ckpt, config);
   std::unique_ptr<Model> m(new Model(device, std::move(config)));
   const ModelConfig& c = m->config_;
@@ -43,38 +45,66 @@ std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const
     if (progress) progress(done, total);
   };
 
-  auto matrix = [&](const TensorInfo* ti) {
+  m->quant_ = quant;
+  auto matrix = [&](const TensorInfo* ti, ops::Quant q) {
     ops::WeightMatrix w = ops::upload_matrix(device, m->weights_arena_, ti->dtype, uint32_t(ti->shape[0]),
-                                             uint32_t(ti->shape[1]), ti->data, ti->name);
+                                             uint32_t(ti->shape[1]), ti->data, ti->name, q);
     tick(ti);
+    return w;
+  };
+  // Several [rows_i, cols] tensors as one matrix: stacked, or with rows interleaved (row r of every
+  // part in turn; the parts then have equal rows). Mixed dtypes are stored as f32.
+  auto fused = [&](std::initializer_list<const TensorInfo*> parts, bool interleave, const std::string& name) {
+    DType dt = (*parts.begin())->dtype;
+    uint32_t rows = 0, cols = uint32_t((*parts.begin())->shape[1]);
+    for (auto* ti : parts) {
+      if (ti->dtype != dt) dt = DType::f32;
+      rows += uint32_t(ti->shape[0]);
+    }
+    const size_t row_bytes = size_t(cols) * size_of(dt);
+    std::vector<char> data(size_t(rows) * row_bytes);
+    size_t part = 0, stacked = 0;
+    for (auto* ti : parts) {
+      std::vector<float> f32;
+      const char* src = reinterpret_cast<const char*>(ti->data);
+      if (ti->dtype != dt) {
+        f32 = tensor_to_f32(*ti);
+        src = reinterpret_cast<const char*>(f32.data());
+      }
+      for (size_t r = 0; r < size_t(ti->shape[0]); ++r) {
+        size_t dst = interleave ? r * parts.size() + part : stacked + r;
+        std::memcpy(data.data() + dst * row_bytes, src + r * row_bytes, row_bytes);
+      }
+      stacked += size_t(ti->shape[0]);
+      ++part;
+    }
+    ops::WeightMatrix w = ops::upload_matrix(device, m->weights_arena_, dt, rows, cols, data.data(), name, quant);
+    for (auto* ti : parts) tick(ti);
     return w;
   };
   auto vec = [&](const TensorInfo* ti) {
     std::vector<float> v = tensor_to_f32(*ti);
     return ops::upload_f32(device, m->weights_arena_, v, ti->name);
   };
-
   if (progress) progress(0, total);
-  m->embed_ = matrix(t.embed_tokens);
+  m->embed_ = matrix(t.embed_tokens, ops::Quant::none);  // a gather table: read one row per token
   m->tied_ = t.lm_head_tied;
-  if (!m->tied_) m->lm_head_ = matrix(t.lm_head);
+  if (!m->tied_) m->lm_head_ = matrix(t.lm_head, quant);
   m->final_norm_ = vec(t.final_norm);
   for (size_t i = 0; i < t.layers.size(); ++i) {
     const LayerTensors& lt = t.layers[i];
     Layer l;
     l.input_norm = vec(lt.input_norm);
     l.post_norm = vec(lt.post_norm);
-    l.q = matrix(lt.q_proj);
-    l.k = matrix(lt.k_proj);
-    l.v = matrix(lt.v_proj);
-    l.o = matrix(lt.o_proj);
-    l.gate = matrix(lt.gate_proj);
-    l.up = matrix(lt.up_proj);
-    l.down = matrix(lt.down_proj);
+    l.qkv = fused({lt.q_proj, lt.k_proj, lt.v_proj}, false, fmt::format("layer {} q/k/v_proj", i));
+    l.o = matrix(lt.o_proj, quant);
+    l.gate_up = fused({lt.gate_proj, lt.up_proj}, true, fmt::format("layer {} gate/up_proj", i));
+    l.down = matrix(lt.down_proj, quant);
     if (c.attention_bias) {
-      l.q_bias = vec(lt.q_bias);
-      l.k_bias = vec(lt.k_bias);
-      l.v_bias = vec(lt.v_bias);
+      std::vector<float> b = tensor_to_f32(*lt.q_bias), kb = tensor_to_f32(*lt.k_bias), vb = tensor_to_f32(*lt.v_bias);
+      b.insert(b.end(), kb.begin(), kb.end());
+      b.insert(b.end(), vb.begin(), vb.end());
+      l.qkv_bias = ops::upload_f32(device, m->weights_arena_, b, lt.q_bias->name);
       l.o_bias = vec(lt.o_bias);
     }
     l.lambda_init = c.lambda_init(int64_t(i));
@@ -106,7 +136,7 @@ Session::Session(Model& model, const SessionOptions& o)
   if (uint64_t(context_) * cache_row > caps.max_storage_buffer_range)
     fail(Status::invalid_argument, "context {} needs a {}-byte KV cache per layer, over this device's binding limit of {} bytes",
          context_, uint64_t(context_) * cache_row, caps.max_storage_buffer_range);
-  uint64_t widest = std::max({hidden, H * d, I});
+  uint64_t widest = std::max({hidden, (H + 2 * Hkv) * d, 2 * I});
   uint64_t max_rows = caps.max_storage_buffer_range / (widest * 4);
   batch_ = uint32_t(std::min<uint64_t>(batch_, std::max<uint64_t>(1, max_rows)));
   logits_rows_ = uint32_t(std::clamp<uint64_t>(caps.max_storage_buffer_range / (V * 4), 1, batch_));
@@ -128,12 +158,10 @@ Session::Session(Model& model, const SessionOptions& o)
   auto rows = [&](uint64_t n, uint64_t width, const char* what) { return scratch_arena_.allocate(n * width * 4, what); };
   x_ = rows(batch_, hidden, "hidden state");
   xn_ = rows(batch_, hidden, "normed hidden state");
-  q_ = rows(batch_, H * d, "queries");
-  k_ = rows(batch_, Hkv * d, "keys");
-  v_ = rows(batch_, Hkv * d, "values");
+  qkv_ = rows(batch_, (H + 2 * Hkv) * d, "queries, keys, values");
   attn_ = rows(batch_, H * d, "attention output");
-  gate_ = rows(batch_, I, "gate");
-  up_ = rows(batch_, I, "up");
+  gate_up_ = rows(batch_, 2 * I, "gate and up");
+  act_ = rows(batch_, I, "gated activation");
   last_ = rows(1, hidden, "last hidden row");
   last_n_ = rows(1, hidden, "last normed row");
   decode_splits_ = std::clamp<uint32_t>(context_ / 512, 1, 16);
@@ -143,6 +171,10 @@ Session::Session(Model& model, const SessionOptions& o)
   params_ = host_arena_.allocate(16, "parameters");
   ids_ = host_arena_.allocate(batch_ * 4, "token ids");
   logits_ = readback_arena_.allocate(uint64_t(logits_rows_) * V * 4, "logits");
+  top_logits_ = scratch_arena_.allocate(V * 4, "logits row for top-k");
+  if (uint64_t words = ops::top_k_scratch_words(caps, uint32_t(V), max_top_k))
+    top_scratch_ = scratch_arena_.allocate(words * 4, "top-k lists");
+  top_out_ = readback_arena_.allocate(ops::top_k_out_words(max_top_k) * 4, "top-k candidates");
 }
 
 Session::~Session() = default;
@@ -158,20 +190,20 @@ std::vector<vk::DispatchTiming> Session::last_timings() const {
   return last_run_ ? last_run_->timings() : std::vector<vk::DispatchTiming>{};
 }
 
-uint32_t Session::decode_dispatches() { return recording(1, false).dispatch_count(); }
+uint32_t Session::decode_dispatches(uint32_t top_k) { return recording(1, false, top_k).dispatch_count(); }
 
-vk::Sequence& Session::recording(uint32_t T, bool all_logits) {
-  auto key = std::make_pair(T, all_logits);
+vk::Sequence& Session::recording(uint32_t T, bool all_logits, uint32_t top_k) {
+  auto key = std::make_tuple(T, all_logits, top_k);
   auto it = recordings_.find(key);
   if (it != recordings_.end()) return *it->second;
   if (recordings_.size() >= 16) {  // odd chunk sizes come and go; keep the cache small
     recordings_.clear();
     last_run_ = nullptr;
   }
-  return *recordings_.emplace(key, record(T, all_logits)).first->second;
+  return *recordings_.emplace(key, record(T, all_logits, top_k)).first->second;
 }
 
-std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits) {
+std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint32_t top_k) {
   vk::Device& dev = model_.device();
   vk::Recorder rec(dev, profile_, 8192);
   const uint32_t hidden = uint32_t(cfg_.hidden_size), H = uint32_t(cfg_.num_heads), Hkv = uint32_t(cfg_.num_kv_heads);
@@ -196,24 +228,11 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits) {
       a.accumulate = accumulate;
       ops::record_matmul(rec, a, label);
     };
-    proj(L.q, L.q_bias, xn_, hidden, q_, H * d, false, "q_proj");
-    proj(L.k, L.k_bias, xn_, hidden, k_, Hkv * d, false, "k_proj");
-    proj(L.v, L.v_bias, xn_, hidden, v_, Hkv * d, false, "v_proj");
-    ops::RopeArgs r{.params = params_, .table = rope_table_, .src = q_, .ld_src = H * d, .dst = q_, .ld_dst = H * d,
-                    .T = T, .heads = H, .d = d};
-    ops::record_rope(rec, r, "rope_q");
-    r.src = k_;
-    r.ld_src = Hkv * d;
-    r.dst = k_cache_[li];
-    r.ld_dst = Hkv * d;
-    r.heads = Hkv;
-    r.dst_at_pos = true;
-    ops::record_rope(rec, r, "rope_k");
-    r.src = v_;
-    r.dst = v_cache_[li];
-    r.rotate = false;
-    ops::record_rope(rec, r, "store_v");
-    ops::DiffAttentionArgs at{.params = params_, .q = q_, .ldq = H * d, .k_cache = k_cache_[li], .v_cache = v_cache_[li],
+    const uint32_t ldqkv = (H + 2 * Hkv) * d;
+    proj(L.qkv, L.qkv_bias, xn_, hidden, qkv_, ldqkv, false, "qkv_proj");
+    ops::record_rope_qkv(rec, {.params = params_, .table = rope_table_, .qkv = qkv_, .ld_qkv = ldqkv, .k_cache = k_cache_[li],
+                               .v_cache = v_cache_[li], .T = T, .H = H, .Hkv = Hkv, .d = d}, "rope_qkv");
+    ops::DiffAttentionArgs at{.params = params_, .q = qkv_, .ldq = ldqkv, .k_cache = k_cache_[li], .v_cache = v_cache_[li],
                               .out = attn_, .ldo = H * d, .partials = partials_, .T = T, .H = H, .Hkv = Hkv, .d = d,
                               .n_split = T == 1 ? decode_splits_ : 1, .lambda = L.lambda, .lambda_init = L.lambda_init,
                               .eps = eps};
@@ -221,11 +240,10 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits) {
     proj(L.o, L.o_bias, attn_, H * d, x_, hidden, true, "o_proj");
     ops::record_rmsnorm(rec, {.x = x_, .ldx = hidden, .residual = {}, .weight = L.post_norm, .out = xn_, .ldo = hidden, .rows = T,
                               .n = hidden, .eps = eps}, "rmsnorm");
-    proj(L.gate, {}, xn_, hidden, gate_, I, false, "gate_proj");
-    proj(L.up, {}, xn_, hidden, up_, I, false, "up_proj");
-    ops::record_elementwise(rec, cfg_.activation == Activation::gelu ? ops::EltOp::gelu_mul : ops::EltOp::silu_mul,
-                            gate_, up_, gate_, T * I, "glu");
-    proj(L.down, {}, gate_, I, x_, hidden, true, "down_proj");
+    proj(L.gate_up, {}, xn_, hidden, gate_up_, 2 * I, false, "gate_up_proj");
+    ops::record_elementwise(rec, cfg_.activation == Activation::gelu ? ops::EltOp::gelu_mul_pairs : ops::EltOp::silu_mul_pairs,
+                            gate_up_, gate_up_, act_, T * I, "glu");
+    proj(L.down, {}, act_, I, x_, hidden, true, "down_proj");
   }
   const ops::WeightMatrix& head = model_.tied_ ? model_.embed_ : model_.lm_head_;
   ops::MatmulArgs a;
@@ -247,11 +265,15 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits) {
     a.x = last_n_;
     a.M = 1;
   }
+  if (top_k) a.y = top_logits_;  // device-local: only the selected candidates go to the host
   ops::record_matmul(rec, a, "lm_head");
+  if (top_k)
+    ops::record_top_k(rec, {.logits = top_logits_, .scratch = top_scratch_, .out = top_out_,
+                            .n = uint32_t(cfg_.vocab_size), .k = top_k}, "top_k");
   return rec.finish();
 }
 
-std::span<const float> Session::eval(std::span<const int32_t> tokens, float* all_logits) {
+void Session::check_tokens(std::span<const int32_t> tokens) const {
   const uint64_t V = uint64_t(cfg_.vocab_size);
   if (tokens.empty()) fail(Status::invalid_argument, "no tokens to evaluate");
   for (size_t i = 0; i < tokens.size(); ++i)
@@ -260,6 +282,38 @@ std::span<const float> Session::eval(std::span<const int32_t> tokens, float* all
   if (uint64_t(position_) + tokens.size() > context_)
     fail(Status::context_full, "{} tokens at position {} exceed the context of {} tokens (raise --ctx)", tokens.size(),
          position_, context_);
+}
+
+static_assert(Session::max_top_k == ops::kMaxTopK);
+
+std::span<const Candidate> Session::eval_top_k(std::span<const int32_t> tokens, uint32_t k) {
+  if (k == 0 || k > max_top_k) fail(Status::invalid_argument, "top-k: k = {} must be in 1..{}", k, max_top_k);
+  check_tokens(tokens);
+  const uint32_t V = uint32_t(cfg_.vocab_size);
+  // The same chunks as eval(): all but the last through the plain recordings.
+  const size_t head = (tokens.size() - 1) / batch_ * batch_;
+  if (head) eval(tokens.first(head));
+  const uint32_t T = uint32_t(tokens.size() - head);
+  std::memcpy(ids_.host, tokens.data() + head, T * 4);
+  params_.as<uint32_t>()[0] = position_;
+  vk::Sequence& seq = recording(T, false, k);
+  seq.run();
+  ++submissions_;
+  last_run_ = &seq;
+  position_ += T;
+  const uint32_t* out = top_out_.as<const uint32_t>();
+  if (out[2 * k] != ops::kTopKNone) fail(Status::internal, "logits contain NaN (token {})", out[2 * k]);
+  top_.resize(std::min(k, V));
+  for (size_t i = 0; i < top_.size(); ++i) {
+    top_[i].id = int32_t(out[i]);
+    std::memcpy(&top_[i].logit, &out[k + i], 4);
+  }
+  return top_;
+}
+
+std::span<const float> Session::eval(std::span<const int32_t> tokens, float* all_logits) {
+  const uint64_t V = uint64_t(cfg_.vocab_size);
+  check_tokens(tokens);
   const uint32_t chunk = all_logits ? std::min(batch_, logits_rows_) : batch_;
   const float* logits = logits_.as<const float>();
   size_t last_row = 0;

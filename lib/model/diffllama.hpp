@@ -8,10 +8,12 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <tuple>
 #include <vector>
 
 #include "dlvk/checkpoint.hpp"
 #include "dlvk/model_config.hpp"
+#include "dlvk/sampler.hpp"
 #include "ops/weights.hpp"
 #include "vk/device.hpp"
 #include "vk/recorder.hpp"
@@ -26,25 +28,30 @@ class Model {
   // Loads config.json (+ generation_config.json) and the safetensors weights of `dir`, validates every
   // tensor against the config, uploads them. Matrices keep their stored dtype (f32/f16/bf16); norm
   // weights, biases and the RoPE table are f32; lambda is computed once per layer in f32.
+  // With `quant`, the projection and LM-head matrices are block-quantized at load (ops::Quant; the
+  // embedding table keeps its dtype, and so does a tied head).
   static std::unique_ptr<Model> load(vk::Device& device, const std::filesystem::path& dir,
-                                     const LoadProgress& progress = {});
+                                     const LoadProgress& progress = {}, ops::Quant quant = ops::Quant::none);
   // From already-opened parts (e.g. buffers in memory).
   static std::unique_ptr<Model> load(vk::Device& device, ModelConfig config, const Checkpoint& weights,
-                                     const LoadProgress& progress = {});
+                                     const LoadProgress& progress = {}, ops::Quant quant = ops::Quant::none);
 
   const ModelConfig& config() const { return config_; }
   vk::Device& device() { return device_; }
   uint64_t weight_bytes() const { return weights_arena_.bytes_used(); }
+  ops::Quant quant() const { return quant_; }
   const std::vector<float>& lambdas() const { return lambdas_; }
 
  private:
   friend class Session;
   explicit Model(vk::Device& device, ModelConfig config);
 
+  // Q, K and V projections are one matrix [q; k; v] (one matmul per layer), and gate/up one matrix
+  // with their rows interleaved (row 2i = gate_i, 2i+1 = up_i) so the GLU reads adjacent pairs.
   struct Layer {
     vk::BufferSlice input_norm, post_norm;
-    ops::WeightMatrix q, k, v, o, gate, up, down;
-    vk::BufferSlice q_bias, k_bias, v_bias, o_bias;
+    ops::WeightMatrix qkv, o, gate_up, down;
+    vk::BufferSlice qkv_bias, o_bias;
     float lambda = 0, lambda_init = 0;
   };
   vk::Device& device_;
@@ -52,6 +59,7 @@ class Model {
   vk::Arena weights_arena_;
   ops::WeightMatrix embed_, lm_head_;
   bool tied_ = false;
+  ops::Quant quant_ = ops::Quant::none;
   vk::BufferSlice final_norm_;
   std::vector<Layer> layers_;
   std::vector<float> inv_freq_;
@@ -73,6 +81,12 @@ class Session {
   // token goes through the decode recording). Returns the logits of the last token. With
   // `all_logits`, logits of every token are written to all_logits (n x vocab floats).
   std::span<const float> eval(std::span<const int32_t> tokens, float* all_logits = nullptr);
+  // Like eval(), but returns only the last token's best min(k, vocab) candidates (logit descending,
+  // ties to the smaller id: the sampler's order), selected on the device in the same submission, so
+  // only k (id, logit) pairs are read back. k in 1..max_top_k. A NaN among the last token's logits is
+  // Status::internal "logits contain NaN (token i)" (the sampler's error).
+  std::span<const Candidate> eval_top_k(std::span<const int32_t> tokens, uint32_t k);
+  static constexpr uint32_t max_top_k = 64;
 
   uint32_t position() const { return position_; }
   uint32_t context() const { return context_; }
@@ -85,12 +99,15 @@ class Session {
   // Per-op GPU time of the last eval chunk (with SessionOptions::profile).
   std::vector<vk::DispatchTiming> last_timings() const;
   // Dispatches and queue submissions of the decode (one-token) recording.
-  uint32_t decode_dispatches();
+  uint32_t decode_dispatches(uint32_t top_k = 0);  // with top_k: the eval_top_k recording
   uint64_t submissions() const { return submissions_; }
 
  private:
-  vk::Sequence& recording(uint32_t T, bool all_logits);
-  std::unique_ptr<vk::Sequence> record(uint32_t T, bool all_logits);
+  vk::Sequence& recording(uint32_t T, bool all_logits, uint32_t top_k = 0);
+  // top_k > 0 (only without all_logits): the head writes a device-local row and a top-k selection
+  // writes top_out_.
+  std::unique_ptr<vk::Sequence> record(uint32_t T, bool all_logits, uint32_t top_k = 0);
+  void check_tokens(std::span<const int32_t> tokens) const;
 
   Model& model_;
   const ModelConfig& cfg_;
@@ -98,12 +115,14 @@ class Session {
   bool profile_;
   vk::Arena cache_arena_, scratch_arena_, host_arena_, readback_arena_;
   std::vector<vk::BufferSlice> k_cache_, v_cache_;
-  vk::BufferSlice x_, xn_, q_, k_, v_, attn_, gate_, up_, last_, last_n_, partials_, rope_table_;
+  vk::BufferSlice x_, xn_, qkv_, attn_, gate_up_, act_, last_, last_n_, partials_, rope_table_;
   vk::BufferSlice params_, ids_, logits_;
+  vk::BufferSlice top_logits_, top_scratch_, top_out_;  // eval_top_k: device row, lists, result
+  std::vector<Candidate> top_;
   uint32_t decode_splits_ = 1;
   uint32_t position_ = 0;
   uint64_t submissions_ = 0;
-  std::map<std::pair<uint32_t, bool>, std::unique_ptr<vk::Sequence>> recordings_;
+  std::map<std::tuple<uint32_t, bool, uint32_t>, std::unique_ptr<vk::Sequence>> recordings_;  // (T, all_logits, top_k)
   vk::Sequence* last_run_ = nullptr;
 };
 

@@ -10,8 +10,6 @@ struct MatmulPush {
   uint32_t M, N, K, ldx, ldy, y_col0;
 };
 
-uint32_t dtype_code(DType t) { return t == DType::f32 ? 0 : t == DType::f16 ? 1 : 2; }
-
 struct TiledConfig {
   uint32_t bm, bn, bk, tm, tn;
   uint32_t threads() const { return (bm / tm) * (bn / tn); }
@@ -44,20 +42,20 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     // Texel buffers where X and every weight chunk fit one (whole uvec4s, within the element limit).
     auto texel_ok = [&](const vk::BufferSlice& s) { return s.size % 16 == 0 && s.size / 16 <= caps.max_texel_buffer_elements; };
     bool texel = texel_ok(a.x) && std::all_of(w.chunks.begin(), w.chunks.end(), [&](auto& c) { return texel_ok(c.slice); });
-    key = {texel ? "matmul_rows_texel" : "matmul_rows", {wg, xrows, dtype_code(w.dtype), has_bias, a.accumulate}, 4,
+    key = {texel ? "matmul_rows_texel" : "matmul_rows", {wg, xrows, w.format_code(), has_bias, a.accumulate}, 4,
            sizeof(MatmulPush), 0, texel ? 3u : 0u};
     gx_rows = wg;
     gy = (a.M + xrows - 1) / xrows;
   } else if (v == MatmulVariant::matvec) {
     uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
     uint32_t rows = 2;
-    key = {"matvec", {wg, rows, dtype_code(w.dtype), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u},
+    key = {"matvec", {wg, rows, w.format_code(), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u},
            4, sizeof(MatmulPush)};
     gx_rows = rows;
     gy = a.M;
   } else {
     TiledConfig t = tiled_config(caps);
-    key = {"matmul", {t.threads(), t.bm, t.bn, t.bk, t.tm, t.tn, dtype_code(w.dtype), has_bias, a.accumulate}, 4,
+    key = {"matmul", {t.threads(), t.bm, t.bn, t.bk, t.tm, t.tn, w.format_code(), has_bias, a.accumulate}, 4,
            sizeof(MatmulPush)};
     gx_rows = t.bn;
     gy = (a.M + t.bm - 1) / t.bm;

@@ -100,3 +100,76 @@ TEST_CASE("matmul: weights split into row chunks (small storage-buffer range)") 
     CHECK_CLOSE_NMSE(e, 1e-10);
   }
 }
+
+namespace {
+
+// The quantization rule of ops::Quant, written again here from its definition: blocks of 32 along a
+// row, f16 scale d (q8_0: max|x| / 127; q4_0: m / -8, m the value of largest magnitude), q = round(x / d)
+// clamped to [-127, 127] / [-8, 7] (x / d in f32, halves away from zero); the kernels must use d * q.
+std::vector<float> dequantized(const std::vector<float>& w, ops::Quant q) {
+  std::vector<float> out(w.size());
+  for (size_t b0 = 0; b0 < w.size(); b0 += 32) {
+    float amax = 0, m = 0;
+    for (size_t j = 0; j < 32; ++j)
+      if (std::abs(w[b0 + j]) > amax) amax = std::abs(m = w[b0 + j]);
+    float d = f16_to_f32(f32_to_f16(q == ops::Quant::q8_0 ? amax / 127.0f : m / -8.0f));
+    for (size_t j = 0; j < 32; ++j) {
+      double r = d == 0 ? 0 : std::round(w[b0 + j] / d);
+      r = q == ops::Quant::q8_0 ? std::clamp(r, -127.0, 127.0) : std::clamp(r, -8.0, 7.0);
+      out[b0 + j] = float(d * r);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("matmul: q8_0 and q4_0 weights (every variant) against the dequantized reference") {
+  auto& dev = test::device();
+  for (auto q : {ops::Quant::q8_0, ops::Quant::q4_0})
+    for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::rows})
+      for (uint32_t M : {1u, 5u, 17u})
+        for (uint32_t N : {1u, 31u, 100u})
+          for (uint32_t K : {32u, 96u, 1024u}) {
+            INFO("quant=" << ops::quant_name(q) << " variant=" << int(variant) << " M=" << M << " N=" << N << " K=" << K);
+            test::Buffers buf;
+            uint64_t seed = M * 31ull + N * 7ull + K + uint64_t(q) * 1000;
+            auto x = test::random_floats(size_t(M) * K, seed);
+            auto w = test::random_floats(size_t(N) * K, seed + 1);
+            auto bvals = test::random_floats(N, seed + 2);
+            auto bytes = test::encode(w, DType::f16);  // w now holds the f16 values, which get quantized
+            const auto& w16 = w;
+            auto wm = ops::upload_matrix(dev, buf.arena, DType::f16, N, K, bytes.data(), "w", q);
+            REQUIRE(wm.quant == q);
+            ops::MatmulArgs a;
+            a.x = buf.f32(x);
+            a.ldx = K;
+            a.w = &wm;
+            a.bias = buf.f32(bvals);
+            a.y = buf.nan(size_t(M) * N);
+            a.ldy = N;
+            a.M = M;
+            a.variant = variant;
+            vk::Recorder rec(dev);
+            ops::record_matmul(rec, a, "matmul");
+            rec.finish()->run();
+            auto got = test::read_f32(a.y, size_t(M) * N);
+            auto e = test::compare(got, ref::matmul(x, dequantized(w16, q), bvals, M, N, K));
+            CHECK_CLOSE_NMSE(e, 1e-10);
+            CHECK(e.max_abs <= 1e-5 * (1 + e.max_ref));
+            // Against the unquantized weights: the quantization error is there, and (over enough
+            // outputs to average) of the expected size: ~1e-5 (q8_0), ~1e-2 (q4_0) for these sums.
+            auto eq = test::compare(got, ref::matmul(x, w16, bvals, M, N, K));
+            CHECK(eq.nmse > 1e-9);
+            if (M * N >= 100) CHECK(eq.nmse < (q == ops::Quant::q8_0 ? 2e-4 : 5e-2));
+          }
+}
+
+TEST_CASE("matmul: quantization needs K % 32 == 0, else the matrix keeps its dtype") {
+  test::Buffers buf;
+  std::vector<float> w = test::random_floats(3 * 100, 5);
+  auto bytes = test::encode(w, DType::f16);
+  auto wm = ops::upload_matrix(test::device(), buf.arena, DType::f16, 3, 100, bytes.data(), "w", ops::Quant::q4_0);
+  CHECK(wm.quant == ops::Quant::none);
+  CHECK(wm.bytes() == 3 * 100 * 2);
+}

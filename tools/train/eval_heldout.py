@@ -56,6 +56,8 @@ def main():
     ap.add_argument("--model", default=os.path.join(ROOT, "models/default"))
     ap.add_argument("--impl", choices=("torch", "ref", "dlvk"), default="torch")
     ap.add_argument("--dlvk", default=os.path.join(ROOT, "build/bin/dlvk"), help="dlvk binary for --impl dlvk")
+    ap.add_argument("--dlvk-arg", action="append", default=[],
+                    help="extra `dlvk score` argument for --impl dlvk, e.g. --dlvk-arg=--quant=q8_0 (repeatable)")
     ap.add_argument("--file", help="text to score (default: MODEL/heldout.txt)")
     ap.add_argument("--max-windows", type=int, default=0)
     a = ap.parse_args()
@@ -84,7 +86,7 @@ def main():
 
         def logits_of(seq):
             subprocess.run([a.dlvk, "score", "--model", a.model, "--ids", ",".join(map(str, seq)),
-                            "--logits-out", out, "--batch", "256"], check=True, stdout=subprocess.DEVNULL)
+                            "--logits-out", out, "--batch", "256", *a.dlvk_arg], check=True, stdout=subprocess.DEVNULL)
             return np.load(out).astype(np.float64)
     else:
         import diffllama_ref as R

@@ -103,4 +103,16 @@ inline float store_as(DType t, float value, void* out) {
   return t == DType::f16 ? f16_to_f32(h) : bf16_to_f32(h);
 }
 
+// Reads one element of dtype `t` at `in` (unaligned ok) as f32 (exact).
+inline float load_as(DType t, const void* in) {
+  if (t == DType::f32) {
+    float v;
+    __builtin_memcpy(&v, in, 4);
+    return v;
+  }
+  uint16_t h;
+  __builtin_memcpy(&h, in, 2);
+  return t == DType::f16 ? f16_to_f32(h) : bf16_to_f32(h);
+}
+
 }  // namespace dlvk
