@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash third_party/deps.sh
-if [ ! -f build/CMakeCache.txt ]; then
+if [ ! -f build/Makefile ] && [ ! -f build/build.ninja ]; then  # configured and generated (a failed configure leaves only CMakeCache.txt)
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
 cmake --build build -j"$(nproc)" --target dlvk_cli >/dev/null

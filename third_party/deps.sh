@@ -3,9 +3,9 @@
 # only runs dpkg-query and exits (well under a second). Run as root (or with sudo available).
 set -euo pipefail
 
-# Each package and why we need it (keep in sync with third_party/README.md).
+# Each package and why we need it (this list is the single source of truth).
 packages=(
-  cmake g++ pkg-config           # build
+  cmake g++ make pkg-config      # build (make: cmake only recommends it)
   libvulkan-dev                  # Vulkan headers (+ loader for tests; the library loads it at run time)
   libvulkan-volk-dev             # volk: Vulkan meta-loader, so libdlvk does not link libvulkan
   glslc glslang-tools spirv-tools  # GLSL -> SPIR-V compiler, spirv-val

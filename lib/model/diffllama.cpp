@@ -86,6 +86,8 @@ std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const
     std::vector<float> v = tensor_to_f32(*ti);
     return ops::upload_f32(device, m->weights_arena_, v, ti->name);
   };
+  // One weight block when the model is small (total: the checkpoint's matrices; + room for vectors).
+  m->weights_arena_.set_block_size(std::min<uint64_t>(256ull << 20, total + (4ull << 20)));
   if (progress) progress(0, total);
   m->embed_ = matrix(t.embed_tokens, ops::Quant::none);  // a gather table: read one row per token
   m->tied_ = t.lm_head_tied;
@@ -151,6 +153,16 @@ Session::Session(Model& model, const SessionOptions& o)
     fail(Status::out_of_device_memory, "a context of {} tokens needs {} MiB of KV cache; with {} MiB of weights that exceeds the device's {} MiB",
          context_, need >> 20, model.weight_bytes() >> 20, local >> 20);
 
+  // Arena blocks sized to what this session allocates (reported memory is what it reserves); the
+  // slack covers alignment padding between slices.
+  const uint64_t slack = 64 * 1024;
+  decode_splits_ = std::clamp<uint32_t>(context_ / 512, 1, 16);
+  cache_arena_.set_block_size(need + slack);
+  const uint64_t top_words = ops::top_k_scratch_words(caps, uint32_t(V), max_top_k);
+  scratch_arena_.set_block_size(4 * (uint64_t(batch_) * (2 * hidden + (2 * H + 2 * Hkv) * d + 3 * I) + 2 * hidden +
+                                     ops::diff_attention_partial_floats(1, H, d, decode_splits_) +
+                                     uint64_t(context_) * d + V + top_words) + slack);
+  readback_arena_.set_block_size(4 * (uint64_t(logits_rows_) * V + ops::top_k_out_words(max_top_k)) + slack);
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     k_cache_.push_back(cache_arena_.allocate(context_ * cache_row, "K cache"));
     v_cache_.push_back(cache_arena_.allocate(context_ * cache_row, "V cache"));
@@ -164,7 +176,6 @@ Session::Session(Model& model, const SessionOptions& o)
   act_ = rows(batch_, I, "gated activation");
   last_ = rows(1, hidden, "last hidden row");
   last_n_ = rows(1, hidden, "last normed row");
-  decode_splits_ = std::clamp<uint32_t>(context_ / 512, 1, 16);
   partials_ = scratch_arena_.allocate(ops::diff_attention_partial_floats(1, H, d, decode_splits_) * 4, "attention partials");
   std::vector<float> table = ops::rope_table(model.inv_freq_, context_);
   rope_table_ = ops::upload_f32(dev, scratch_arena_, table, "RoPE table");
@@ -172,8 +183,7 @@ Session::Session(Model& model, const SessionOptions& o)
   ids_ = host_arena_.allocate(batch_ * 4, "token ids");
   logits_ = readback_arena_.allocate(uint64_t(logits_rows_) * V * 4, "logits");
   top_logits_ = scratch_arena_.allocate(V * 4, "logits row for top-k");
-  if (uint64_t words = ops::top_k_scratch_words(caps, uint32_t(V), max_top_k))
-    top_scratch_ = scratch_arena_.allocate(words * 4, "top-k lists");
+  if (top_words) top_scratch_ = scratch_arena_.allocate(top_words * 4, "top-k lists");
   top_out_ = readback_arena_.allocate(ops::top_k_out_words(max_top_k) * 4, "top-k candidates");
 }
 

@@ -94,6 +94,10 @@ Arena::Block& Arena::new_block(VkDeviceSize size, std::string_view what) {
   return blocks_.back();
 }
 
+void Arena::set_block_size(VkDeviceSize size) {
+  block_size_ = std::clamp<VkDeviceSize>(size, 1 << 16, device_.caps().max_allocation_size);
+}
+
 BufferSlice Arena::allocate(VkDeviceSize size, std::string_view what) {
   if (size == 0) size = 4;
   const auto& caps = device_.caps();

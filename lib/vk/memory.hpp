@@ -42,6 +42,9 @@ class Arena {
   // block of their own; larger than the device's allocation limit is an error naming `what`.
   BufferSlice allocate(VkDeviceSize size, std::string_view what);
   VkDeviceSize bytes_allocated() const { return allocated_; }  // device memory reserved in blocks
+  // Size of the blocks allocated from now on (e.g. what the caller is about to allocate in total, so a
+  // small model does not reserve a default-sized block).
+  void set_block_size(VkDeviceSize size);
   VkDeviceSize bytes_used() const { return used_; }            // handed out in slices
   MemoryKind kind() const { return kind_; }
   bool host_visible() const { return host_visible_; }
