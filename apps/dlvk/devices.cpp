@@ -21,20 +21,6 @@ struct Options {
   bool json = false;
 };
 
-const char* vendor_name(uint32_t id) {
-  switch (id) {
-    case 0x1002: return "AMD";
-    case 0x1010: return "Imagination";
-    case 0x106B: return "Apple";
-    case 0x10DE: return "NVIDIA";
-    case 0x13B5: return "ARM";
-    case 0x14E4: return "Broadcom";
-    case 0x5143: return "Qualcomm";
-    case 0x8086: return "Intel";
-    case 0x10005: return "Mesa";  // VK_VENDOR_ID_MESA (lavapipe, venus, ...)
-    default: return "unknown";
-  }
-}
 
 std::string api_string(uint32_t v) {
   return fmt::format("{}.{}.{}", VK_API_VERSION_MAJOR(v), VK_API_VERSION_MINOR(v), VK_API_VERSION_PATCH(v));
@@ -151,7 +137,7 @@ void run(const Options& o) {
                        {"type", caps.type_name()},
                        {"cpu", caps.is_cpu()},
                        {"vendor_id", caps.vendor_id},
-                       {"vendor", vendor_name(caps.vendor_id)},
+                       {"vendor", dlvk::vk::vendor_name(caps.vendor_id)},
                        {"device_id", caps.device_id},
                        {"driver_name", caps.driver_name},
                        {"driver_info", caps.driver_info},
@@ -178,7 +164,7 @@ void run(const Options& o) {
       dlvk::vk::apply_profile(caps, profile);
       std::printf("\ndevice %u: %s%s\n", d.index, caps.device_name.c_str(), int(d.index) == picked ? "  [selected]" : "");
       std::printf("  type              %s\n", caps.type_name());
-      std::printf("  vendor            0x%04x (%s), device id 0x%04x\n", caps.vendor_id, vendor_name(caps.vendor_id),
+      std::printf("  vendor            0x%04x (%s), device id 0x%04x\n", caps.vendor_id, dlvk::vk::vendor_name(caps.vendor_id),
                   caps.device_id);
       std::printf("  driver            %s%s%s\n", caps.driver_name.empty() ? "(not reported)" : caps.driver_name.c_str(),
                   caps.driver_info.empty() ? "" : ", ", caps.driver_info.c_str());

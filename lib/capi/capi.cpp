@@ -73,20 +73,6 @@ const char* dlvk_last_error(void) { return capi::last_error.c_str(); }
 
 namespace {
 
-const char* vendor_name(uint32_t id) {
-  switch (id) {
-    case 0x1002: return "AMD";
-    case 0x1010: return "Imagination";
-    case 0x106B: return "Apple";
-    case 0x10DE: return "NVIDIA";
-    case 0x13B5: return "ARM";
-    case 0x14E4: return "Broadcom";
-    case 0x5143: return "Qualcomm";
-    case 0x8086: return "Intel";
-    case 0x10005: return "Mesa";  // VK_VENDOR_ID_MESA (lavapipe, venus, ...)
-    default: return "unknown";
-  }
-}
 
 }  // namespace
 
@@ -184,7 +170,7 @@ dlvk_status dlvk_device_list_get(const dlvk_device_list* list, size_t index, dlv
     const auto& e = list->entries[index];
     dlvk_device_info i = e.info;
     i.name = e.name.c_str();
-    i.vendor_name = vendor_name(i.vendor_id);
+    i.vendor_name = vk::vendor_name(i.vendor_id);
     i.type_name = e.type_name.c_str();
     i.driver_name = e.driver_name.c_str();
     i.driver_info = e.driver_info.c_str();

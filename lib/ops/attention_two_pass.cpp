@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops/diff_attention.hpp"
 #include "vk/device.hpp"
 
 namespace dlvk::ops {
@@ -17,21 +18,6 @@ struct CombinePush {
   float lambda, out_scale, eps;
 };
 
-// The same workgroup size and key block as diff_attention, so the two differ only in fusion.
-struct Config {
-  uint32_t wg, kb;
-};
-Config config(const vk::Capabilities& caps) {
-  uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
-  return {wg, std::min<uint32_t>(32, wg)};
-}
-
-// On CPU implementations both kernels use their one-invocation-per-row variant (the same choice as
-// diff_attention.cpp): softmax_attention_rows, head_dim % 4 == 0.
-uint32_t rows_workgroup(const vk::Capabilities& caps, uint32_t d) {
-  if (!caps.cpu_quirks || d % 4) return 0;
-  return std::clamp<uint32_t>(caps.subgroup_size, 1, std::min<uint32_t>(64, caps.max_workgroup_invocations));
-}
 
 struct Layout {
   uint64_t o_bytes = 0, part_bytes = 0;  // one map's output / partials, each aligned
@@ -58,7 +44,7 @@ uint64_t two_pass_attention_scratch_bytes(const vk::Capabilities& caps, uint32_t
 }
 
 bool two_pass_attention_supported(const vk::Capabilities& caps, uint32_t d) {
-  Config c = config(caps);
+  AttentionConfig c = attention_config(caps);
   uint64_t shared = (uint64_t(d) + 2ull * c.kb) * 4;
   return d >= 1 && shared <= caps.max_shared_memory && (c.wg & (c.wg - 1)) == 0;
 }
@@ -73,9 +59,9 @@ void record_two_pass_attention(vk::Recorder& rec, const TwoPassAttentionArgs& a,
   const uint32_t n_split = std::max<uint32_t>(1, a.n_split);
   const Layout l = layout(caps, a.T, a.H, a.d, n_split);
   if (a.scratch.size < l.total) fail(Status::internal, "{}: scratch buffer too small", label);
-  Config c = config(caps);
+  AttentionConfig c = attention_config(caps);
   const uint32_t ldi = a.H * a.d;  // row stride of each map's output: H/2 heads x 2d
-  const uint32_t rw = rows_workgroup(caps, a.d);
+  const uint32_t rw = attention_rows_workgroup(caps, a.d);
   const auto& attn = rw ? rec.device().kernel({"softmax_attention_rows", {rw, a.d, c.kb}, 6, sizeof(AttnPush)})
                         : rec.device().kernel({"softmax_attention", {c.wg, a.d, c.kb}, 6, sizeof(AttnPush)});
   const auto& reduce = rec.device().kernel({"softmax_attention_reduce", {c.wg, a.d, c.kb}, 2, sizeof(AttnPush)});

@@ -13,29 +13,24 @@ struct Push {
   float lambda, out_scale, eps, sm_scale;
 };
 
-struct Config {
-  uint32_t wg, kb;
-};
+}  // namespace
 
-Config config(const vk::Capabilities& caps) {
+AttentionConfig attention_config(const vk::Capabilities& caps) {
   uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
   return {wg, std::min<uint32_t>(32, wg)};
 }
 
-// CPU implementations run diff_attention_rows (one invocation per row, pair and split; no shared
-// memory or barriers) in workgroups of one SIMD batch; it reads K/V as vec4s, so head_dim % 4 == 0.
-uint32_t rows_workgroup(const vk::Capabilities& caps, uint32_t d) {
+uint32_t attention_rows_workgroup(const vk::Capabilities& caps, uint32_t d) {
   if (!caps.cpu_quirks || d % 4) return 0;
   return std::clamp<uint32_t>(caps.subgroup_size, 1, std::min<uint32_t>(64, caps.max_workgroup_invocations));
 }
-}  // namespace
 
 uint64_t diff_attention_partial_floats(uint32_t T, uint32_t H, uint32_t d, uint32_t n_split) {
   return uint64_t(T) * (H / 2) * n_split * (4 + 4 * d);
 }
 
 bool diff_attention_supported(const vk::Capabilities& caps, uint32_t d) {
-  Config c = config(caps);
+  AttentionConfig c = attention_config(caps);
   uint64_t shared = (2ull * d + 4ull * c.kb + c.wg) * 4;
   return d % 2 == 0 && d >= 2 && shared <= caps.max_shared_memory;
 }
@@ -47,7 +42,7 @@ void record_diff_attention(vk::Recorder& rec, const DiffAttentionArgs& a, std::s
          caps.max_shared_memory);
   if (a.H % 2 || a.Hkv == 0 || a.H % a.Hkv)
     fail(Status::internal, "{}: {} heads / {} kv heads", label, a.H, a.Hkv);
-  Config c = config(caps);
+  AttentionConfig c = attention_config(caps);
   Push p{a.T, a.H, a.Hkv, a.ldq, a.ldo, std::max<uint32_t>(1, a.n_split), a.lambda, 1.0f - a.lambda_init, a.eps,
          float(1.0 / std::sqrt(double(a.d)))};
   vk::BufferSlice part = p.n_split > 1 ? a.partials : a.out;
@@ -55,7 +50,7 @@ void record_diff_attention(vk::Recorder& rec, const DiffAttentionArgs& a, std::s
     fail(Status::internal, "{}: partials buffer too small", label);
   const std::vector<vk::Binding> bindings{vk::in(a.params), vk::in(a.q),   vk::in(a.k_cache),
                                           vk::in(a.v_cache), vk::out(a.out), vk::out(part)};
-  if (uint32_t rw = rows_workgroup(caps, a.d)) {
+  if (uint32_t rw = attention_rows_workgroup(caps, a.d)) {
     const auto& k = rec.device().kernel({"diff_attention_rows", {rw, a.d, c.kb}, 6, sizeof(Push)});
     rec.dispatch(k, bindings, p, (a.H / 2 * p.n_split + rw - 1) / rw, a.T, 1, label);
   } else {

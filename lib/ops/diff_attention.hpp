@@ -20,6 +20,15 @@ struct DiffAttentionArgs {
   float lambda = 0, lambda_init = 0, eps = 1e-5f;
 };
 
+// Launch shape shared by the fused kernel and the two-pass baseline (attention_two_pass), so the two
+// differ only in fusion: workgroup size and key block of the GPU kernels, and the workgroup size of the
+// CPU-device row kernels (0: not used, i.e. a GPU or head_dim % 4 != 0).
+struct AttentionConfig {
+  uint32_t wg, kb;
+};
+AttentionConfig attention_config(const vk::Capabilities& caps);
+uint32_t attention_rows_workgroup(const vk::Capabilities& caps, uint32_t d);
+
 uint64_t diff_attention_partial_floats(uint32_t T, uint32_t H, uint32_t d, uint32_t n_split);
 // Whether the device can run head_dim d (shared memory and workgroup limits).
 bool diff_attention_supported(const vk::Capabilities& caps, uint32_t d);

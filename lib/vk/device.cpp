@@ -181,6 +181,21 @@ const char* Capabilities::type_name() const {
   }
 }
 
+const char* vendor_name(uint32_t vendor_id) {
+  switch (vendor_id) {
+    case 0x1002: return "AMD";
+    case 0x1010: return "Imagination";
+    case 0x106B: return "Apple";
+    case 0x10DE: return "NVIDIA";
+    case 0x13B5: return "ARM";
+    case 0x14E4: return "Broadcom";
+    case 0x5143: return "Qualcomm";
+    case 0x8086: return "Intel";
+    case 0x10005: return "Mesa";  // VK_VENDOR_ID_MESA (lavapipe, venus, ...)
+    default: return "unknown";
+  }
+}
+
 std::vector<std::string> profile_names() { return {"native", "minimal", "mobile-like"}; }
 
 void apply_profile(Capabilities& c, std::string_view profile) {

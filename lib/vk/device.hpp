@@ -66,6 +66,9 @@ struct Capabilities {
   bool is_cpu() const { return type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
 };
 
+// A vendor's name from its PCI / Khronos vendor id; "unknown" otherwise.
+const char* vendor_name(uint32_t vendor_id);
+
 // Named profiles: "native" (no change), "minimal" (16 KiB shared memory, no subgroup operations, no
 // fp16 arithmetic, no 16-bit storage, 64 MiB storage-buffer range), "mobile-like" (32 KiB shared memory,
 // 256 invocations, 128 MiB range; subgroup operations kept, and no kernel assumes a subgroup size).

@@ -3,11 +3,21 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
 namespace dlvk::test {
+
+// "1,2,3" in a file (the generated test data's ids.txt) -> ids.
+inline std::vector<int32_t> read_ids(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::vector<int32_t> ids;
+  std::string item;
+  while (std::getline(in, item, ',')) ids.push_back(std::stoi(item));
+  return ids;
+}
 
 inline std::filesystem::path test_data() {
   const char* d = std::getenv("DLVK_TEST_DATA");

@@ -16,25 +16,13 @@
 
 using namespace dlvk;
 
-namespace {
-
-std::vector<int32_t> read_ids(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::vector<int32_t> ids;
-  std::string item;
-  while (std::getline(in, item, ',')) ids.push_back(std::stoi(item));
-  return ids;
-}
-
-}  // namespace
-
 TEST_CASE("model: every reference config, prefill / decode / odd chunks") {
   auto m = test::manifest();
   REQUIRE(m["configs"].size() >= 15);
   for (const auto& c : m["configs"]) {
     std::string name = c["name"];
     auto dir = test::test_data() / name;
-    auto ids = read_ids(dir / "ids.txt");
+    auto ids = test::read_ids(dir / "ids.txt");
     auto golden = read_npy(dir / "logits.npy");
     auto model = Model::load(test::device(), dir);
     const size_t V = size_t(model->config().vocab_size);
@@ -62,7 +50,7 @@ TEST_CASE("model: every reference config, prefill / decode / odd chunks") {
 
 TEST_CASE("model: decode continues a prefill through the KV cache; truncate rewinds") {
   auto dir = test::test_data() / "gqa";
-  auto ids = read_ids(dir / "ids.txt");
+  auto ids = test::read_ids(dir / "ids.txt");
   auto golden = read_npy(dir / "logits.npy");
   auto model = Model::load(test::device(), dir);
   const size_t V = size_t(model->config().vocab_size);
@@ -106,7 +94,7 @@ TEST_CASE("model: --quant q8_0 / q4_0 stay near the reference, q4_0 further than
   // quantized) and ordered q8_0 < q4_0. (Perplexity on the shipped model: see the model card.)
   for (std::string name : {"gqa", "f16", "bf16_sharded", "attn_bias"}) {
     auto dir = test::test_data() / name;
-    auto ids = read_ids(dir / "ids.txt");
+    auto ids = test::read_ids(dir / "ids.txt");
     auto golden = read_npy(dir / "logits.npy");
     double ref2 = 0;
     for (float v : golden.data) ref2 += double(v) * v;

@@ -18,14 +18,6 @@ using namespace dlvk;
 
 namespace {
 
-std::vector<int32_t> read_ids(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::vector<int32_t> ids;
-  std::string item;
-  while (std::getline(in, item, ',')) ids.push_back(std::stoi(item));
-  return ids;
-}
-
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
 
 // eval_top_k's candidates are the full row's best k in (logit desc, id asc) order with the same logits.
@@ -100,7 +92,7 @@ TEST_CASE("select: eval_top_k equals the best of the full row, prefill and decod
   for (std::string name : {"gqa", "tied"}) {
     INFO(name);
     auto dir = test::test_data() / name;
-    auto ids = read_ids(dir / "ids.txt");
+    auto ids = test::read_ids(dir / "ids.txt");
     auto model = Model::load(test::device(), dir);
     for (uint32_t batch : {64u, 7u, 1u}) check_candidates(*model, ids, batch);
   }
@@ -108,7 +100,7 @@ TEST_CASE("select: eval_top_k equals the best of the full row, prefill and decod
 
 TEST_CASE("select: generation from GPU candidates gives the full-row tokens (greedy, seeded top-k)") {
   auto dir = test::test_data() / "gqa";
-  auto ids = read_ids(dir / "ids.txt");
+  auto ids = test::read_ids(dir / "ids.txt");
   auto model = Model::load(test::device(), dir);
   check_generation(*model, std::span(ids).first(8), 24);
 }
