@@ -92,6 +92,7 @@ void run(const RunOptions& o) {
                    first_call && !first ? fmt::format("first token at {:.2f} s, ", first_token_s).c_str() : "",
                    device->caps().device_name.c_str());
     first_call = false;
+    return st;
   };
 
   if (!o.interactive) {
@@ -104,6 +105,7 @@ void run(const RunOptions& o) {
   }
   // Interactive: each line is appended to the conversation held in the KV cache; Ctrl-D quits.
   bool first_turn = true;
+  std::vector<int32_t> unevaluated;  // the last generated id when generation stopped before evaluating it
   std::string line;
   if (!o.prompt.empty()) {
     line = o.prompt;
@@ -114,12 +116,17 @@ void run(const RunOptions& o) {
   for (;;) {
     auto ids = tok->encode(line + "\n", first_turn);
     first_turn = false;
+    // The reply's last token was printed but not yet run through the model (generation stops right
+    // after sampling it): it goes first, so the KV cache holds the whole conversation.
+    ids.insert(ids.begin(), unevaluated.begin(), unevaluated.end());
     if (session.position() + ids.size() + 1 > session.context()) {
       std::fprintf(stderr, "dlvk: context full (%u tokens); starting a new conversation\n", session.context());
       session.reset();
       ids = tok->encode(line + "\n", true);
     }
-    stream(ids);
+    GenerateStats st = stream(ids);
+    unevaluated.clear();
+    if (st.stop != StopReason::eos && !st.tokens.empty()) unevaluated.push_back(st.tokens.back());
     std::fprintf(stderr, "> ");
     if (!std::getline(std::cin, line)) break;
   }
