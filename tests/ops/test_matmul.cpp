@@ -10,6 +10,28 @@ using namespace dlvk;
 
 namespace {
 
+// Runs Y = X W^T (+ bias) (+ y0 when accumulating) on the device with the output pre-filled with NaN
+// (or y0) and returns Y [M, N].
+std::vector<float> device_matmul(test::Buffers& buf, const ops::WeightMatrix& wm, const std::vector<float>& x,
+                                 const std::vector<float>* bias, const std::vector<float>* y0, uint32_t M,
+                                 ops::MatmulVariant variant) {
+  const uint32_t N = wm.rows, K = wm.cols;
+  ops::MatmulArgs a;
+  a.x = buf.f32(x);
+  a.ldx = K;
+  a.w = &wm;
+  if (bias) a.bias = buf.f32(*bias);
+  a.y = y0 ? buf.f32(*y0) : buf.nan(size_t(M) * N);
+  a.ldy = N;
+  a.M = M;
+  a.accumulate = y0 != nullptr;
+  a.variant = variant;
+  vk::Recorder rec(test::device());
+  ops::record_matmul(rec, a, "matmul");
+  rec.finish()->run();
+  return test::read_f32(a.y, size_t(M) * N);
+}
+
 void run_case(uint32_t M, uint32_t N, uint32_t K, DType dt, ops::MatmulVariant variant, bool bias, bool accumulate) {
   auto& dev = test::device();
   test::Buffers buf;
@@ -20,20 +42,7 @@ void run_case(uint32_t M, uint32_t N, uint32_t K, DType dt, ops::MatmulVariant v
   auto y0 = test::random_floats(size_t(M) * N, seed + 3);
   auto bytes = test::encode(w, dt);
   auto wm = ops::upload_matrix(dev, buf.arena, dt, N, K, bytes.data(), "w");
-  ops::MatmulArgs a;
-  a.x = buf.f32(x);
-  a.ldx = K;
-  a.w = &wm;
-  if (bias) a.bias = buf.f32(bvals);
-  a.y = accumulate ? buf.f32(y0) : buf.nan(size_t(M) * N);
-  a.ldy = N;
-  a.M = M;
-  a.accumulate = accumulate;
-  a.variant = variant;
-  vk::Recorder rec(dev);
-  ops::record_matmul(rec, a, "matmul");
-  rec.finish()->run();
-  auto got = test::read_f32(a.y, size_t(M) * N);
+  auto got = device_matmul(buf, wm, x, bias ? &bvals : nullptr, accumulate ? &y0 : nullptr, M, variant);
   auto ref = ref::matmul(x, w, bias ? std::span<const float>(bvals) : std::span<const float>(), M, N, K);
   if (accumulate)
     for (size_t i = 0; i < ref.size(); ++i) ref[i] += y0[i];
@@ -85,18 +94,7 @@ TEST_CASE("matmul: weights split into row chunks (small storage-buffer range)") 
   auto wm = ops::upload_matrix(dev, buf.arena, DType::f16, N, K, bytes.data(), "w");
   CHECK(wm.chunks.size() >= 10);
   for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::rows}) {
-    ops::MatmulArgs a;
-    a.x = buf.f32(x);
-    a.ldx = K;
-    a.w = &wm;
-    a.y = buf.nan(size_t(M) * N);
-    a.ldy = N;
-    a.M = M;
-    a.variant = variant;
-    vk::Recorder rec(dev);
-    ops::record_matmul(rec, a, "matmul");
-    rec.finish()->run();
-    auto e = test::compare(test::read_f32(a.y, size_t(M) * N), ref::matmul(x, w, {}, M, N, K));
+    auto e = test::compare(device_matmul(buf, wm, x, nullptr, nullptr, M, variant), ref::matmul(x, w, {}, M, N, K));
     CHECK_CLOSE_NMSE(e, 1e-10);
   }
 }
@@ -141,19 +139,7 @@ TEST_CASE("matmul: q8_0 and q4_0 weights (every variant) against the dequantized
             const auto& w16 = w;
             auto wm = ops::upload_matrix(dev, buf.arena, DType::f16, N, K, bytes.data(), "w", q);
             REQUIRE(wm.quant == q);
-            ops::MatmulArgs a;
-            a.x = buf.f32(x);
-            a.ldx = K;
-            a.w = &wm;
-            a.bias = buf.f32(bvals);
-            a.y = buf.nan(size_t(M) * N);
-            a.ldy = N;
-            a.M = M;
-            a.variant = variant;
-            vk::Recorder rec(dev);
-            ops::record_matmul(rec, a, "matmul");
-            rec.finish()->run();
-            auto got = test::read_f32(a.y, size_t(M) * N);
+            auto got = device_matmul(buf, wm, x, &bvals, nullptr, M, variant);
             auto e = test::compare(got, ref::matmul(x, dequantized(w16, q), bvals, M, N, K));
             CHECK_CLOSE_NMSE(e, 1e-10);
             CHECK(e.max_abs <= 1e-5 * (1 + e.max_ref));
