@@ -187,12 +187,15 @@ void bench_matmul(Bench& b) {
                             {DType::bf16, ops::Quant::none, "bf16"}, {DType::f16, ops::Quant::q8_0, "q8_0"},
                             {DType::f16, ops::Quant::q4_0, "q4_0"}};
   for (uint32_t M : {1u, 128u})
-    for (bool rows : {false, true})
+    for (int kind = 0; kind < 3; ++kind)
     for (const Format& f : formats)
       for (const auto& s : shapes) {
-        // GPU kernels (matvec for M=1, tiled otherwise) and the CPU devices' row-per-invocation kernel.
-        ops::MatmulVariant variant = rows ? ops::MatmulVariant::rows : M == 1 ? ops::MatmulVariant::matvec : ops::MatmulVariant::tiled;
-        const char* op = rows ? (M == 1 ? "matvec.rows" : "matmul.rows") : M == 1 ? "matvec" : "matmul.tiled";
+        // GPU kernels (matvec for M=1, tiled otherwise) and the CPU devices' two kernels.
+        const bool gpu = kind == 0;
+        ops::MatmulVariant variant = gpu ? (M == 1 ? ops::MatmulVariant::matvec : ops::MatmulVariant::tiled)
+                                         : kind == 1 ? ops::MatmulVariant::subgroup_k : ops::MatmulVariant::rows;
+        std::string op = gpu ? (M == 1 ? "matvec" : "matmul.tiled")
+                             : std::string(M == 1 ? "matvec." : "matmul.") + (kind == 1 ? "subgroup_k" : "rows");
         Row r{op, f.label, fmt::format("M={} N={} K={}", M, s.N, s.K)};
         r.flops = 2.0 * M * s.N * s.K;
         r.bytes = double(s.N) * ops::stored_row_bytes(f.dt, f.quant, s.K) + 4.0 * M * s.K + 4.0 * M * s.N;

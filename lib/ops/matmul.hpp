@@ -10,8 +10,10 @@
 namespace dlvk::ops {
 
 // tiled: shared-memory tiles (GPUs, M > 2); matvec: invocations split K and reduce (GPUs, decode);
-// rows: one invocation per output column streaming whole weight rows (CPU implementations).
-enum class MatmulVariant { automatic, tiled, matvec, rows };
+// rows: each invocation streams a block of weight rows against a block of X rows (CPU devices, prefill;
+// any device: no subgroup operations); subgroup_k: a subgroup's lanes split K for a block of columns
+// (CPU devices, decode; falls back to rows where it cannot run).
+enum class MatmulVariant { automatic, tiled, matvec, subgroup_k, rows };
 
 struct MatmulArgs {
   vk::BufferSlice x;        // f32 [M, ldx]
@@ -24,6 +26,10 @@ struct MatmulArgs {
   bool accumulate = false;  // Y += result (fused residual add)
   MatmulVariant variant = MatmulVariant::automatic;
 };
+
+// The variant record_matmul runs for these arguments: `automatic` resolved from the device, and
+// subgroup_k replaced by rows where it cannot run (no subgroup arithmetic, no texel buffers, K % 8 != 0).
+MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulArgs& a);
 
 void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view label);
 

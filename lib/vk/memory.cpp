@@ -36,8 +36,13 @@ Arena::Block& Arena::new_block(VkDeviceSize size, std::string_view what) {
   VkDevice dev = device_.handle();
   Block b;
   b.size = size;
+  // The VkBuffer gets kTexelViewSlack bytes past the usable size (texel views may be widened into it,
+  // see Recorder::dispatch) and is never a power of two: llvmpipe (lavapipe) compiles a shader variant
+  // per power-of-two-ness of each texel buffer's VkBuffer, seconds each for the big CPU matmul.
+  b.buffer_size = std::min(size + kTexelViewSlack, caps.max_allocation_size);
+  if ((b.buffer_size & (b.buffer_size - 1)) == 0 && b.buffer_size + 16 <= caps.max_allocation_size) b.buffer_size += 16;
   VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-  bi.size = size;
+  bi.size = b.buffer_size;
   // Every buffer may be bound as storage, uniform or uniform texel buffer: kernels pick the binding
   // kind that their device reads fastest (see KernelKey).
   bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT |
@@ -117,7 +122,8 @@ BufferSlice Arena::allocate(VkDeviceSize size, std::string_view what) {
   VkDeviceSize start = (block->used + align - 1) / align * align;
   block->used = start + padded;
   used_ += padded;
-  BufferSlice s{block->buffer, start, size, block->mapped ? static_cast<char*>(block->mapped) + start : nullptr};
+  BufferSlice s{block->buffer, start, size, block->mapped ? static_cast<char*>(block->mapped) + start : nullptr,
+                block->buffer_size};
   return s;
 }
 

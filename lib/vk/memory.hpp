@@ -11,11 +11,15 @@ namespace dlvk::vk {
 
 class Device;
 
+// Bytes every arena buffer has past its usable size (see Arena::new_block).
+constexpr VkDeviceSize kTexelViewSlack = 256;
+
 struct BufferSlice {
   VkBuffer buffer = VK_NULL_HANDLE;
   VkDeviceSize offset = 0;
   VkDeviceSize size = 0;
   void* host = nullptr;  // mapped address when the memory is host-visible, else nullptr
+  VkDeviceSize buffer_size = 0;  // size of the whole VkBuffer (views may reach past the slice, see Recorder)
 
   bool valid() const { return buffer != VK_NULL_HANDLE; }
   // A sub-range; offset must keep the device's storage-buffer offset alignment if it is bound.
@@ -53,7 +57,8 @@ class Arena {
   struct Block {
     VkDeviceMemory memory = VK_NULL_HANDLE;
     VkBuffer buffer = VK_NULL_HANDLE;
-    VkDeviceSize size = 0, used = 0;
+    VkDeviceSize size = 0, used = 0;  // usable bytes, bytes handed out
+    VkDeviceSize buffer_size = 0;     // VkBuffer size: size + slack
     void* mapped = nullptr;
   };
   Block& new_block(VkDeviceSize size, std::string_view what);

@@ -141,6 +141,13 @@ void Recorder::dispatch(const Kernel& kernel, const std::vector<Binding>& bindin
       vi.format = VK_FORMAT_R32G32B32A32_UINT;
       vi.offset = s.offset;
       vi.range = s.size;
+      // llvmpipe reads a buffer view's byte size through a union as if it were a texture's mip range and
+      // compiles a separate shader variant when bits 8..15 of the size are zero; widening such views by
+      // 256 bytes (arena buffers have that slack; the kernels never read past their slice) keeps one
+      // variant per pipeline.
+      if (((s.size >> 8) & 0xff) == 0 && s.offset + s.size + 256 <= s.buffer_size &&
+          (s.size + 256) / 16 <= caps.max_texel_buffer_elements)
+        vi.range = s.size + 256;
       check(vkCreateBufferView(device_.handle(), &vi, nullptr, &views[i]), "vkCreateBufferView", label);
       views_.push_back(views[i]);
       writes[i].pTexelBufferView = &views[i];

@@ -32,6 +32,20 @@ std::vector<float> device_matmul(test::Buffers& buf, const ops::WeightMatrix& wm
   return test::read_f32(a.y, size_t(M) * N);
 }
 
+// subgroup_k must run where the device can (not silently fall back to rows): K % 8 == 0 and subgroup
+// arithmetic (the minimal profile has none and tests the fallback).
+void check_variant_runs(test::Buffers& buf, const ops::WeightMatrix& wm, uint32_t M, ops::MatmulVariant variant) {
+  if (variant != ops::MatmulVariant::subgroup_k) return;
+  ops::MatmulArgs a;
+  a.x = buf.f32(std::vector<float>(size_t(M) * wm.cols));
+  a.ldx = wm.cols;
+  a.w = &wm;
+  a.M = M;
+  a.variant = variant;
+  const bool can = test::device().caps().subgroup_arithmetic && wm.cols % 8 == 0;
+  CHECK(ops::resolve_matmul_variant(test::device().caps(), a) == (can ? variant : ops::MatmulVariant::rows));
+}
+
 void run_case(uint32_t M, uint32_t N, uint32_t K, DType dt, ops::MatmulVariant variant, bool bias, bool accumulate) {
   auto& dev = test::device();
   test::Buffers buf;
@@ -48,6 +62,7 @@ void run_case(uint32_t M, uint32_t N, uint32_t K, DType dt, ops::MatmulVariant v
     for (size_t i = 0; i < ref.size(); ++i) ref[i] += y0[i];
   auto e = test::compare(got, ref);
   INFO("M=" << M << " N=" << N << " K=" << K << " dtype=" << std::string(dlvk::name(dt)) << " variant=" << int(variant));
+  check_variant_runs(buf, wm, M, variant);
   CHECK_CLOSE_NMSE(e, 1e-10);
   CHECK(e.max_abs <= 1e-5 * (1 + e.max_ref));
 }
@@ -58,11 +73,13 @@ TEST_CASE("matmul: odd shapes x dtypes x variants") {
   for (DType dt : {DType::f32, DType::f16, DType::bf16})
     for (uint32_t M : {1u, 3u, 17u, 64u, 129u})
       for (uint32_t N : {1u, 31u, 256u, 1000u})
-        for (uint32_t K : {8u, 100u, 1024u}) {
+        for (uint32_t K : {8u, 100u, 200u, 1024u}) {
           if (M > 17 && N == 1000 && K == 1024 && dt != DType::f32) continue;  // the f32 run covers the biggest shape
+          if (K == 200 && N > 31) continue;  // 25 groups of 8: lanes with unequal shares of K
           run_case(M, N, K, dt, ops::MatmulVariant::tiled, (M + N) % 2 == 0, false);
           run_case(M, N, K, dt, ops::MatmulVariant::matvec, (M + N) % 2 == 1, false);
           run_case(M, N, K, dt, ops::MatmulVariant::rows, (M + N + K) % 2 == 1, (M + K) % 3 == 0);
+          run_case(M, N, K, dt, ops::MatmulVariant::subgroup_k, (M + N + K) % 2 == 0, (M + K) % 3 == 1);
         }
 }
 
@@ -72,6 +89,7 @@ TEST_CASE("matmul: odd K for matvec (scalar path) and bias + accumulate") {
       run_case(1, 65, K, dt, ops::MatmulVariant::matvec, true, true);
       run_case(5, 65, K, dt, ops::MatmulVariant::tiled, true, true);
       run_case(9, 65, K, dt, ops::MatmulVariant::rows, true, true);  // K % 4 != 0: storage-buffer fallback
+      run_case(9, 65, K, dt, ops::MatmulVariant::subgroup_k, true, true);  // K % 8 != 0: falls back to rows
     }
 }
 
@@ -93,7 +111,8 @@ TEST_CASE("matmul: weights split into row chunks (small storage-buffer range)") 
   auto bytes = test::encode(w, DType::f16);
   auto wm = ops::upload_matrix(dev, buf.arena, DType::f16, N, K, bytes.data(), "w");
   CHECK(wm.chunks.size() >= 10);
-  for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::rows}) {
+  for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::rows,
+                       ops::MatmulVariant::subgroup_k}) {
     auto e = test::compare(device_matmul(buf, wm, x, nullptr, nullptr, M, variant), ref::matmul(x, w, {}, M, N, K));
     CHECK_CLOSE_NMSE(e, 1e-10);
   }
@@ -125,10 +144,11 @@ std::vector<float> dequantized(const std::vector<float>& w, ops::Quant q) {
 TEST_CASE("matmul: q8_0 and q4_0 weights (every variant) against the dequantized reference") {
   auto& dev = test::device();
   for (auto q : {ops::Quant::q8_0, ops::Quant::q4_0})
-    for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::rows})
+    for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::rows,
+                         ops::MatmulVariant::subgroup_k})
       for (uint32_t M : {1u, 5u, 17u})
         for (uint32_t N : {1u, 31u, 100u})
-          for (uint32_t K : {32u, 96u, 1024u}) {
+          for (uint32_t K : {32u, 96u, 288u, 1024u}) {
             INFO("quant=" << ops::quant_name(q) << " variant=" << int(variant) << " M=" << M << " N=" << N << " K=" << K);
             test::Buffers buf;
             uint64_t seed = M * 31ull + N * 7ull + K + uint64_t(q) * 1000;
@@ -139,6 +159,7 @@ TEST_CASE("matmul: q8_0 and q4_0 weights (every variant) against the dequantized
             const auto& w16 = w;
             auto wm = ops::upload_matrix(dev, buf.arena, DType::f16, N, K, bytes.data(), "w", q);
             REQUIRE(wm.quant == q);
+            check_variant_runs(buf, wm, M, variant);
             auto got = device_matmul(buf, wm, x, &bvals, nullptr, M, variant);
             auto e = test::compare(got, ref::matmul(x, dequantized(w16, q), bvals, M, N, K));
             CHECK_CLOSE_NMSE(e, 1e-10);

@@ -1,0 +1,73 @@
+#version 450
+// Y[m, y_col0 + n] (+)= W[n, :] . X[m, :] + bias where one subgroup computes an NCOLS x XROWS block of Y
+// and its lanes split K: lane l takes the groups of 8 elements l, l + subgroup size, ..., accumulates
+// NCOLS * XROWS partial dot products and one subgroupAdd per output finishes them. The CPU-device kernel
+// for decode (M < 4): every lane reads different weights and X texels (the rows kernel makes all lanes
+// of a subgroup fetch the same X texel, which costs as much as distinct ones); for prefill the rows
+// kernel is faster (no reductions: on lavapipe a subgroupAdd is a loop over the lanes).
+// Needs K % 8 == 0, X rows of whole texels and subgroup arithmetic.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_EXT_control_flow_attributes : require
+#define WEIGHTS_TEXEL
+#define X_TEXEL
+#include "matmul_io.glsl"
+
+layout(constant_id = 3) const uint NCOLS = 1;
+// Column blocks per workgroup (workgroup size / expected subgroup size); looped over by the actual
+// subgroups, so a device that picks another subgroup size is still correct.
+layout(constant_id = 4) const uint BLOCKS = 1;
+
+void main() {
+  const uint lane = gl_SubgroupInvocationID, m0 = gl_WorkGroupID.y * XROWS;
+  const uint groups_per_row = p.K / 8u;
+  // Rows past M / columns past N repeat the last one (all lanes stay active for subgroupAdd); not stored.
+  uint xrow[XROWS];
+  for (uint r = 0; r < XROWS; ++r) xrow[r] = min(m0 + r, p.M - 1u) * (p.ldx / 4u);
+  for (uint blk = gl_SubgroupID; blk < BLOCKS; blk += gl_NumSubgroups) {
+    const uint n0 = (gl_WorkGroupID.x * BLOCKS + blk) * NCOLS;
+    if (n0 >= p.N) break;
+    uint wgroup[NCOLS];
+    for (uint j = 0; j < NCOLS; ++j) wgroup[j] = min(n0 + j, p.N - 1u) * groups_per_row;
+    float acc[NCOLS][XROWS];
+    for (uint j = 0; j < NCOLS; ++j)
+      for (uint r = 0; r < XROWS; ++r) acc[j][r] = 0.0;
+    const bool quant = WDT == DT_Q8_0 || WDT == DT_Q4_0;
+    const uint steps = quant ? 4u : 1u;  // groups per lane step: quantized, a block (one scale fetch)
+    for (uint b = lane; b < groups_per_row / steps; b += gl_SubgroupSize) {
+      // Not `scale[j] = quant ? quant_scale(..) : 1.0`: that form made the f16 kernel 2x slower on lavapipe.
+      float scale[NCOLS];
+      if (quant)
+        for (uint j = 0; j < NCOLS; ++j) scale[j] = quant_scale(wgroup[j] / 4u + b);
+      for (uint s = 0; s < steps; ++s) {
+        const uint t = b * steps + s;
+        vec4 xa[XROWS], xb[XROWS];
+        for (uint r = 0; r < XROWS; ++r) {
+          xa[r] = load_x4(xrow[r] + 2u * t);
+          xb[r] = load_x4(xrow[r] + 2u * t + 1u);
+        }
+        for (uint j = 0; j < NCOLS; ++j) {
+          vec4 wa, wb;
+          decode_group(wgroup[j] + t, wa, wb);
+          if (quant) {
+            wa *= scale[j];
+            wb *= scale[j];
+          }
+          for (uint r = 0; r < XROWS; ++r) acc[j][r] += dot(wa, xa[r]) + dot(wb, xb[r]);
+        }
+      }
+    }
+    // One reduction per output, in a loop that is not unrolled: llvmpipe runs compute shaders as LLVM
+    // coroutines, and NCOLS * XROWS unrolled reductions and stores made it spend seconds per pipeline
+    // building the coroutine frame. Output i of the block is written by lane i % subgroup size.
+    float partial[NCOLS * XROWS];
+    for (uint j = 0; j < NCOLS; ++j)
+      for (uint r = 0; r < XROWS; ++r) partial[j * XROWS + r] = acc[j][r];
+    [[dont_unroll]] for (uint i = 0; i < NCOLS * XROWS; ++i) {
+      const float v = subgroupAdd(partial[i]);
+      const uint n = n0 + i / XROWS, m = m0 + i % XROWS;
+      if (lane == i % gl_SubgroupSize && n < p.N && m < p.M) store_y(m, n, v);
+    }
+  }
+}
