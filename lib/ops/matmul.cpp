@@ -57,9 +57,10 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   vk::KernelKey key;
   uint32_t gx_rows = 0, gy = 0;
   if (v == MatmulVariant::subgroup_k) {
-    // 8 columns per subgroup, X rows 1 (decode) or 4: measured on lavapipe (bench ops, f16 M=1
-    // 2048x8192: 2.3 ms vs 3.5 ms for the rows kernel; 4 columns 10% slower, 16/32 the same).
-    const uint32_t xrows = a.M == 1 ? 1u : 4u, ncols = 8;
+    // Columns per subgroup measured on lavapipe in decode of the synthetic models (weights streamed
+    // from memory, not cache-resident as in bench ops), tg t/s M / 1.24B: 8 columns 16.1 / 3.6,
+    // 16: 22.7 / 3.7, 32: 30.1 / 4.4-5.0, 64: 19.1 / 3.0; the rows kernel 22.7 / 2.9-3.3.
+    const uint32_t xrows = a.M == 1 ? 1u : 4u, ncols = a.M == 1 ? 32u : 16u;
     const uint32_t sg = std::max<uint32_t>(1, caps.subgroup_size);
     const uint32_t wg = std::min<uint32_t>(std::max<uint32_t>(64, sg), caps.max_workgroup_invocations);
     const uint32_t blocks = std::max<uint32_t>(1, wg / sg);
