@@ -23,6 +23,10 @@ TiledConfig tiled_config(const vk::Capabilities& caps) {
   return {32, 32, 16, 4, 4};  // 64 invocations, 4 KiB shared: fits every Vulkan 1.1 device
 }
 
+// CPU devices: workgroups per thread below which a kernel shrinks its workgroups (lavapipe runs each
+// workgroup on one thread; a 16-thread desktop would otherwise idle on small matrices).
+constexpr uint64_t kWorkgroupsPerThread = 2;
+
 // Whether a slice can be bound as a uniform texel buffer of uvec4 (whole texels, within the element limit).
 bool texel_bindable(const vk::Capabilities& caps, const vk::BufferSlice& s) {
   return s.size % 16 == 0 && s.size / 16 <= caps.max_texel_buffer_elements;
@@ -62,7 +66,11 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     // 16: 22.7 / 3.7, 32: 30.1 / 4.4-5.0, 64: 19.1 / 3.0; the rows kernel 22.7 / 2.9-3.3.
     const uint32_t xrows = a.M == 1 ? 1u : 4u, ncols = a.M == 1 ? 32u : 16u;
     const uint32_t sg = std::max<uint32_t>(1, caps.subgroup_size);
-    const uint32_t wg = std::min<uint32_t>(std::max<uint32_t>(64, sg), caps.max_workgroup_invocations);
+    uint32_t wg = std::min<uint32_t>(std::max<uint32_t>(64, sg), caps.max_workgroup_invocations);
+    // Fewer subgroups per workgroup where the matrix would leave CPU threads idle.
+    const uint64_t row_groups = (a.M + xrows - 1) / xrows;
+    auto workgroups = [&](uint32_t size) { return (w.rows + uint64_t(ncols) * (size / sg) - 1) / (uint64_t(ncols) * (size / sg)) * row_groups; };
+    while (wg / sg > 1 && workgroups(wg) < kWorkgroupsPerThread * uint64_t(caps.cpu_threads)) wg /= 2;
     const uint32_t blocks = std::max<uint32_t>(1, wg / sg);
     key = {"matmul_subgroup_k", {wg, xrows, w.format_code(), ncols, blocks}, 4, sizeof(MatmulPush), 0, 3u};
     gx_rows = ncols * blocks;
@@ -72,9 +80,14 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     // GFLOP/s): 16x16 63, 32x16 64, 8x16 55, 16x32 61, 8x32 60, 4x32 51; 1x8 (one column) 16.
     // Small M gets small blocks (rows past M are computed and dropped).
     const bool vec = w.cols % 8 == 0 && a.ldx % 4 == 0;
-    const uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
     const uint32_t xrows = !vec ? std::min<uint32_t>(a.M, 4) : a.M >= 16 ? 16u : a.M >= 4 ? 4u : 1u;
     const uint32_t ncols = !vec ? 1u : a.M >= 16 ? 16u : 4u;
+    // A multiple of 8 (the kernel's column interleave); smaller where CPU threads would idle.
+    uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
+    const uint64_t row_groups = (a.M + xrows - 1) / xrows;
+    while (wg > 8 && (w.rows + uint64_t(wg) * ncols - 1) / (uint64_t(wg) * ncols) * row_groups <
+                         kWorkgroupsPerThread * uint64_t(caps.cpu_threads))
+      wg /= 2;
     key = {texel ? "matmul_rows_texel" : "matmul_rows", {wg, xrows, w.format_code(), ncols, vec ? 1u : 0u}, 4,
            sizeof(MatmulPush), 0, texel ? 3u : 0u};
     gx_rows = wg * ncols;

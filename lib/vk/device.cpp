@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "vk/kernel.hpp"
 
@@ -166,6 +167,10 @@ Capabilities query_caps(VkPhysicalDevice pd, const std::vector<std::string>& ext
   }
   c.unified_memory = uma;
   c.cpu_quirks = c.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  if (c.cpu_quirks) {
+    const char* lp = std::getenv("LP_NUM_THREADS");
+    c.cpu_threads = lp && std::atoi(lp) > 0 ? uint32_t(std::atoi(lp)) : std::max(1u, std::thread::hardware_concurrency());
+  }
   return c;
 }
 

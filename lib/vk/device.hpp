@@ -59,6 +59,9 @@ struct Capabilities {
   // Quirk: a CPU implementation (lavapipe, SwiftShader) runs an invocation as a SIMD lane of one
   // thread; kernels then prefer one invocation per output row over cooperative reductions.
   bool cpu_quirks = false;
+  // CPU implementations: the threads that run workgroups (this machine's hardware threads, or
+  // $LP_NUM_THREADS for lavapipe); kernels keep at least a few workgroups per thread. 0 on GPUs.
+  uint32_t cpu_threads = 0;
 
   std::string profile = "native";  // which profile clamped these values
 

@@ -1,5 +1,6 @@
 // Y[m, y_col0 + n] (+)= W[n, :] . X[m, :] + bias for CPU devices, where an invocation is a SIMD lane of
-// one thread: each invocation streams NCOLS whole weight rows (columns n, n + WG, ... of Y) against
+// one thread: each invocation streams NCOLS whole weight rows (columns n, n + 8, ... of Y: groups of 8
+// invocations cover 8 * NCOLS adjacent columns; the workgroup size is a multiple of 8) against
 // XROWS rows of X, so one X texel serves NCOLS weights and one weight XROWS rows (no shared memory,
 // barriers or reductions). Every loop bound is a specialization constant so the NCOLS x XROWS
 // accumulators stay in registers; rows past M and columns past N repeat the last one and are not
