@@ -33,6 +33,8 @@ void main() {
     float acc[NCOLS][XROWS];
     for (uint j = 0; j < NCOLS; ++j)
       for (uint r = 0; r < XROWS; ++r) acc[j][r] = 0.0;
+    float sumsq[XROWS];  // NORM: this lane's part of the sum of x^2 per row
+    for (uint r = 0; r < XROWS; ++r) sumsq[r] = 0.0;
     const bool quant = WDT == DT_Q8_0 || WDT == DT_Q4_0;
     const uint steps = quant ? 4u : 1u;  // groups per lane step: quantized, a block (one scale fetch)
     for (uint b = lane; b < groups_per_row / steps; b += gl_SubgroupSize) {
@@ -46,6 +48,14 @@ void main() {
         for (uint r = 0; r < XROWS; ++r) {
           xa[r] = load_x4(xrow[r] + 2u * t);
           xb[r] = load_x4(xrow[r] + 2u * t + 1u);
+        }
+        if (NORM != 0u) {
+          const vec4 ga = load_g4(2u * t), gb = load_g4(2u * t + 1u);
+          for (uint r = 0; r < XROWS; ++r) {
+            sumsq[r] += dot(xa[r], xa[r]) + dot(xb[r], xb[r]);
+            xa[r] *= ga;
+            xb[r] *= gb;
+          }
         }
         for (uint j = 0; j < NCOLS; ++j) {
           vec4 wa, wb;
@@ -61,6 +71,11 @@ void main() {
     // One reduction per output, in a loop that is not unrolled: llvmpipe runs compute shaders as LLVM
     // coroutines, and NCOLS * XROWS unrolled reductions and stores made it spend seconds per pipeline
     // building the coroutine frame. Output i of the block is written by lane i % subgroup size.
+    if (NORM != 0u)
+      for (uint r = 0; r < XROWS; ++r) {
+        const float inv_rms = inversesqrt(subgroupAdd(sumsq[r]) / float(p.K) + p.norm_eps);
+        for (uint j = 0; j < NCOLS; ++j) acc[j][r] *= inv_rms;  // a common factor of the lanes' partial sums
+      }
     float partial[NCOLS * XROWS];
     for (uint j = 0; j < NCOLS; ++j)
       for (uint r = 0; r < XROWS; ++r) partial[j * XROWS + r] = acc[j][r];

@@ -223,8 +223,6 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
   ops::record_embedding(rec, model_.embed_, ids_, 0, x_, hidden, T, "embedding");
   for (size_t li = 0; li < model_.layers_.size(); ++li) {
     const auto& L = model_.layers_[li];
-    ops::record_rmsnorm(rec, {.x = x_, .ldx = hidden, .residual = {}, .weight = L.input_norm, .out = xn_, .ldo = hidden, .rows = T,
-                              .n = hidden, .eps = eps}, "rmsnorm");
     auto proj = [&](const ops::WeightMatrix& w, const vk::BufferSlice& bias, const vk::BufferSlice& x, uint32_t ldx,
                     const vk::BufferSlice& y, uint32_t ldy, bool accumulate, const char* label) {
       ops::MatmulArgs a;
@@ -238,8 +236,30 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
       a.accumulate = accumulate;
       ops::record_matmul(rec, a, label);
     };
+    // RMSNorm of the residual stream, then a projection: one dispatch where the matmul kernel applies
+    // the norm itself (CPU devices), else rmsnorm into xn_ first.
+    auto normed_proj = [&](const vk::BufferSlice& norm, const ops::WeightMatrix& w, const vk::BufferSlice& bias,
+                           const vk::BufferSlice& y, uint32_t ldy, const char* label) {
+      ops::MatmulArgs a;
+      a.x = x_;
+      a.ldx = hidden;
+      a.w = &w;
+      a.bias = bias;
+      a.y = y;
+      a.ldy = ldy;
+      a.M = T;
+      a.norm_weight = norm;
+      a.norm_eps = eps;
+      if (!ops::matmul_fuses_norm(dev.caps(), a)) {
+        ops::record_rmsnorm(rec, {.x = x_, .ldx = hidden, .residual = {}, .weight = norm, .out = xn_, .ldo = hidden, .rows = T,
+                                  .n = hidden, .eps = eps}, "rmsnorm");
+        a.x = xn_;
+        a.norm_weight = {};
+      }
+      ops::record_matmul(rec, a, label);
+    };
     const uint32_t ldqkv = (H + 2 * Hkv) * d;
-    proj(L.qkv, L.qkv_bias, xn_, hidden, qkv_, ldqkv, false, "qkv_proj");
+    normed_proj(L.input_norm, L.qkv, L.qkv_bias, qkv_, ldqkv, "qkv_proj");
     ops::record_rope_qkv(rec, {.params = params_, .table = rope_table_, .qkv = qkv_, .ld_qkv = ldqkv, .k_cache = k_cache_[li],
                                .v_cache = v_cache_[li], .T = T, .H = H, .Hkv = Hkv, .d = d}, "rope_qkv");
     ops::DiffAttentionArgs at{.params = params_, .q = qkv_, .ldq = ldqkv, .k_cache = k_cache_[li], .v_cache = v_cache_[li],
@@ -248,9 +268,7 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
                               .eps = eps};
     ops::record_diff_attention(rec, at, "diff_attention");
     proj(L.o, L.o_bias, attn_, H * d, x_, hidden, true, "o_proj");
-    ops::record_rmsnorm(rec, {.x = x_, .ldx = hidden, .residual = {}, .weight = L.post_norm, .out = xn_, .ldo = hidden, .rows = T,
-                              .n = hidden, .eps = eps}, "rmsnorm");
-    proj(L.gate_up, {}, xn_, hidden, gate_up_, 2 * I, false, "gate_up_proj");
+    normed_proj(L.post_norm, L.gate_up, {}, gate_up_, 2 * I, "gate_up_proj");
     ops::record_elementwise(rec, cfg_.activation == Activation::gelu ? ops::EltOp::gelu_mul_pairs : ops::EltOp::silu_mul_pairs,
                             gate_up_, gate_up_, act_, T * I, "glu");
     proj(L.down, {}, act_, I, x_, hidden, true, "down_proj");
@@ -261,19 +279,25 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
   a.y = logits_;
   a.ldy = uint32_t(cfg_.vocab_size);
   a.ldx = hidden;
+  a.norm_weight = model_.final_norm_;
+  a.norm_eps = eps;
+  vk::BufferSlice x_in = x_, normed = xn_;
   if (all_logits) {
-    ops::record_rmsnorm(rec, {.x = x_, .ldx = hidden, .residual = {}, .weight = model_.final_norm_, .out = xn_, .ldo = hidden, .rows = T,
-                              .n = hidden, .eps = eps}, "final_norm");
-    a.x = xn_;
     a.M = T;
   } else {
     // Only the last row's logits: copy it out (copies have no offset alignment rule) and run the
     // head as a matrix-vector product.
     rec.copy(x_.sub(uint64_t(T - 1) * hidden * 4, uint64_t(hidden) * 4), last_);
-    ops::record_rmsnorm(rec, {.x = last_, .ldx = hidden, .residual = {}, .weight = model_.final_norm_, .out = last_n_, .ldo = hidden,
-                              .rows = 1, .n = hidden, .eps = eps}, "final_norm");
-    a.x = last_n_;
+    x_in = last_;
+    normed = last_n_;
     a.M = 1;
+  }
+  a.x = x_in;
+  if (!ops::matmul_fuses_norm(dev.caps(), a)) {  // else the LM head's kernel applies the final norm
+    ops::record_rmsnorm(rec, {.x = x_in, .ldx = hidden, .residual = {}, .weight = model_.final_norm_, .out = normed,
+                              .ldo = hidden, .rows = a.M, .n = hidden, .eps = eps}, "final_norm");
+    a.x = normed;
+    a.norm_weight = {};
   }
   if (top_k) a.y = top_logits_;  // device-local: only the selected candidates go to the host
   ops::record_matmul(rec, a, "lm_head");

@@ -9,6 +9,7 @@ namespace {
 struct MatmulPush {
   uint32_t M, N, K, ldx, ldy, y_col0;
   uint32_t flags;  // CPU-device kernels (matmul_io.glsl): 1 bias, 2 accumulate; GPU kernels specialize
+  float norm_eps;  // CPU-device kernels with NORM
 };
 
 struct TiledConfig {
@@ -33,7 +34,7 @@ bool texel_bindable(const vk::Capabilities& caps, const vk::BufferSlice& s) {
 }
 
 bool all_texel_bindable(const vk::Capabilities& caps, const MatmulArgs& a) {
-  return texel_bindable(caps, a.x) &&
+  return texel_bindable(caps, a.x) && (!a.norm_weight.valid() || texel_bindable(caps, a.norm_weight)) &&
          std::all_of(a.w->chunks.begin(), a.w->chunks.end(), [&](auto& c) { return texel_bindable(caps, c.slice); });
 }
 
@@ -51,12 +52,20 @@ MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulA
   return v;
 }
 
+bool matmul_fuses_norm(const vk::Capabilities& caps, const MatmulArgs& a) {
+  const MatmulVariant v = resolve_matmul_variant(caps, a);
+  return v == MatmulVariant::rows || v == MatmulVariant::subgroup_k;
+}
+
 void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view label) {
   const auto& caps = rec.device().caps();
   const WeightMatrix& w = *a.w;
   const bool has_bias = a.bias.valid();
   const MatmulVariant v = resolve_matmul_variant(caps, a);
   const bool texel = all_texel_bindable(caps, a);
+  const bool norm = a.norm_weight.valid();
+  if (norm && v != MatmulVariant::rows && v != MatmulVariant::subgroup_k)
+    fail(Status::internal, "{}: RMSNorm fused into a matmul needs the rows or subgroup_k kernel", label);
 
   vk::KernelKey key;
   uint32_t gx_rows = 0, gy = 0;
@@ -72,7 +81,7 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     auto workgroups = [&](uint32_t size) { return (w.rows + uint64_t(ncols) * (size / sg) - 1) / (uint64_t(ncols) * (size / sg)) * row_groups; };
     while (wg / sg > 1 && workgroups(wg) < kWorkgroupsPerThread * uint64_t(caps.cpu_threads)) wg /= 2;
     const uint32_t blocks = std::max<uint32_t>(1, wg / sg);
-    key = {"matmul_subgroup_k", {wg, xrows, w.format_code(), ncols, blocks}, 4, sizeof(MatmulPush), 0, 3u};
+    key = {"matmul_subgroup_k", {wg, xrows, w.format_code(), ncols, blocks, norm}, 5, sizeof(MatmulPush), 0, 0x13u};
     gx_rows = ncols * blocks;
     gy = (a.M + xrows - 1) / xrows;
   } else if (v == MatmulVariant::rows) {
@@ -88,8 +97,8 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     while (wg > 8 && (w.rows + uint64_t(wg) * ncols - 1) / (uint64_t(wg) * ncols) * row_groups <
                          kWorkgroupsPerThread * uint64_t(caps.cpu_threads))
       wg /= 2;
-    key = {texel ? "matmul_rows_texel" : "matmul_rows", {wg, xrows, w.format_code(), ncols, vec ? 1u : 0u}, 4,
-           sizeof(MatmulPush), 0, texel ? 3u : 0u};
+    key = {texel ? "matmul_rows_texel" : "matmul_rows", {wg, xrows, w.format_code(), ncols, vec ? 1u : 0u, norm}, 5,
+           sizeof(MatmulPush), 0, texel ? 0x13u : 0u};
     gx_rows = wg * ncols;
     gy = (a.M + xrows - 1) / xrows;
   } else if (v == MatmulVariant::matvec) {
@@ -108,11 +117,12 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   }
   const vk::Kernel& kernel = rec.device().kernel(key);
   for (const auto& chunk : w.chunks) {
-    MatmulPush p{a.M, chunk.rows, w.cols, a.ldx, a.ldy, chunk.row0, (has_bias ? 1u : 0u) | (a.accumulate ? 2u : 0u)};
-    rec.dispatch(kernel,
-                 {vk::in(a.x), vk::in(chunk.slice), vk::in(has_bias ? a.bias : a.x),
-                  a.accumulate ? vk::inout(a.y) : vk::out(a.y)},
-                 p, (chunk.rows + gx_rows - 1) / gx_rows, gy, 1, label);
+    MatmulPush p{a.M, chunk.rows, w.cols, a.ldx, a.ldy, chunk.row0, (has_bias ? 1u : 0u) | (a.accumulate ? 2u : 0u),
+                 a.norm_eps};
+    std::vector<vk::Binding> bindings{vk::in(a.x), vk::in(chunk.slice), vk::in(has_bias ? a.bias : a.x),
+                                      a.accumulate ? vk::inout(a.y) : vk::out(a.y)};
+    if (key.bindings == 5) bindings.push_back(vk::in(norm ? a.norm_weight : a.x));  // CPU kernels: g
+    rec.dispatch(kernel, bindings, p, (chunk.rows + gx_rows - 1) / gx_rows, gy, 1, label);
   }
 }
 

@@ -24,12 +24,19 @@ struct MatmulArgs {
   uint32_t ldy = 0;
   uint32_t M = 0;
   bool accumulate = false;  // Y += result (fused residual add)
+  // Optional RMSNorm of the X rows inside the product: Y = W . (g * x / sqrt(mean(x^2) + eps)), g f32 [K].
+  // Only the CPU-device kernels (rows, subgroup_k) fuse it: check matmul_fuses_norm first.
+  vk::BufferSlice norm_weight;
+  float norm_eps = 0;
   MatmulVariant variant = MatmulVariant::automatic;
 };
 
 // The variant record_matmul runs for these arguments: `automatic` resolved from the device, and
 // subgroup_k replaced by rows where it cannot run (no subgroup arithmetic, no texel buffers, K % 8 != 0).
 MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulArgs& a);
+
+// Whether record_matmul can apply args.norm_weight itself (the resolved variant is rows or subgroup_k).
+bool matmul_fuses_norm(const vk::Capabilities& caps, const MatmulArgs& a);
 
 void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view label);
 

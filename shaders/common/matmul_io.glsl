@@ -2,12 +2,15 @@
 // matmul_subgroup_k.comp): Y[m, y_col0 + n] (+)= W[n, :] . X[m, :] + bias. The including shader chooses
 // how W and X are bound: WEIGHTS_TEXEL / X_TEXEL read them as uniform texel buffers of uvec4 (on lavapipe a
 // texel fetch is a vector gather, a storage-buffer load a per-lane scalar loop), else storage buffers.
+// NORM: the kernel applies RMSNorm to X rows on the fly, Y = W . (g * x / sqrt(mean(x^2) + eps)) with g
+// bound at binding 4 (same kind as X), so the norm needs no dispatch or buffer of its own.
 #extension GL_GOOGLE_include_directive : require
 #include "weights.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint XROWS = 1;
 layout(constant_id = 2) const uint WDT = 0;
+layout(constant_id = 5) const uint NORM = 0;
 
 #ifdef X_TEXEL
 layout(binding = 0) uniform usamplerBuffer x_texels;
@@ -16,6 +19,14 @@ vec4 load_x4(uint i) { return uintBitsToFloat(texelFetch(x_texels, int(i))); }
 layout(binding = 0) readonly buffer XBuf4 { vec4 x_vec4[]; };
 vec4 load_x4(uint i) { return x_vec4[i]; }
 #endif
+#ifdef X_TEXEL
+layout(binding = 4) uniform usamplerBuffer g_texels;
+vec4 load_g4(uint i) { return uintBitsToFloat(texelFetch(g_texels, int(i))); }
+#else
+layout(binding = 4) readonly buffer GBuf4 { vec4 g_vec4[]; };
+vec4 load_g4(uint i) { return g_vec4[i]; }
+#endif
+float load_g(uint i) { return load_g4(i >> 2)[i & 3u]; }
 #ifdef WEIGHTS_TEXEL
 layout(binding = 1) uniform usamplerBuffer w_texels;
 uvec4 load_w4(uint i) { return texelFetch(w_texels, int(i)); }
@@ -32,6 +43,7 @@ layout(push_constant) uniform Push {
   uint y_col0;
   uint flags;  // FLAG_BIAS | FLAG_ACCUMULATE: push constants, not specialization, so one pipeline per
                // format and block size serves every projection (each variant is seconds of LLVM time)
+  float norm_eps;
 } p;
 const uint FLAG_BIAS = 1u, FLAG_ACCUMULATE = 2u;
 

@@ -28,6 +28,8 @@ void main() {
   float acc[NCOLS][XROWS];
   for (uint j = 0; j < NCOLS; ++j)
     for (uint r = 0; r < XROWS; ++r) acc[j][r] = 0.0;
+  float sumsq[XROWS];  // NORM: sum of x^2 per row
+  for (uint r = 0; r < XROWS; ++r) sumsq[r] = 0.0;
 
   if (VEC != 0u) {
     const uint groups = p.K / 8u;
@@ -46,6 +48,14 @@ void main() {
           xa[r] = load_x4(xtexel[r] + 2u * t);
           xb[r] = load_x4(xtexel[r] + 2u * t + 1u);
         }
+        if (NORM != 0u) {
+          const vec4 ga = load_g4(2u * t), gb = load_g4(2u * t + 1u);
+          for (uint r = 0; r < XROWS; ++r) {
+            sumsq[r] += dot(xa[r], xa[r]) + dot(xb[r], xb[r]);
+            xa[r] *= ga;
+            xb[r] *= gb;
+          }
+        }
         for (uint j = 0; j < NCOLS; ++j) {
           vec4 wa, wb;
           decode_group(wgroup[j] + t, wa, wb);
@@ -61,6 +71,13 @@ void main() {
     for (uint k = 0; k < p.K; ++k) {
       float xs[XROWS];
       for (uint r = 0; r < XROWS; ++r) xs[r] = load_x(xrow[r] * p.ldx + k);
+      if (NORM != 0u) {
+        const float g = load_g(k);
+        for (uint r = 0; r < XROWS; ++r) {
+          sumsq[r] += xs[r] * xs[r];
+          xs[r] *= g;
+        }
+      }
       for (uint j = 0; j < NCOLS; ++j) {
         const float w = load_w(wrow[j] * p.K + k);
         for (uint r = 0; r < XROWS; ++r) acc[j][r] += w * xs[r];
@@ -70,6 +87,11 @@ void main() {
 
   // Stores in a loop that is not unrolled: llvmpipe runs compute shaders as LLVM coroutines, and
   // NCOLS * XROWS unrolled conditional stores cost seconds of coroutine-frame building per pipeline.
+  if (NORM != 0u)
+    for (uint r = 0; r < XROWS; ++r) {
+      const float inv_rms = inversesqrt(sumsq[r] / float(p.K) + p.norm_eps);
+      for (uint j = 0; j < NCOLS; ++j) acc[j][r] *= inv_rms;
+    }
   float result[NCOLS * XROWS];
   for (uint j = 0; j < NCOLS; ++j)
     for (uint r = 0; r < XROWS; ++r) result[j * XROWS + r] = acc[j][r];

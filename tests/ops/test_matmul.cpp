@@ -180,3 +180,69 @@ TEST_CASE("matmul: quantization needs K % 32 == 0, else the matrix keeps its dty
   CHECK(wm.quant == ops::Quant::none);
   CHECK(wm.bytes() == 3 * 100 * 2);
 }
+
+TEST_CASE("matmul: RMSNorm fused into the CPU-device kernels (rows, subgroup_k) against rmsnorm-then-matmul") {
+  auto& dev = test::device();
+  const float eps = 1e-5f;
+  for (auto variant : {ops::MatmulVariant::rows, ops::MatmulVariant::subgroup_k})
+    for (auto [dt, q] : {std::pair{DType::f32, ops::Quant::none}, std::pair{DType::f16, ops::Quant::none},
+                         std::pair{DType::f16, ops::Quant::q8_0}})
+      for (uint32_t M : {1u, 5u, 17u})
+        for (uint32_t N : {31u, 100u})
+          for (uint32_t K : {96u, 100u, 1024u}) {
+            if (q != ops::Quant::none && K % 32) continue;
+            INFO("variant=" << int(variant) << " dtype=" << std::string(dlvk::name(dt)) << " quant=" << ops::quant_name(q)
+                            << " M=" << M << " N=" << N << " K=" << K);
+            test::Buffers buf;
+            uint64_t seed = M * 131ull + N * 17ull + K + uint64_t(dt) * 7 + uint64_t(q) * 1000;
+            auto x = test::random_floats(size_t(M) * K, seed);
+            for (size_t i = 0; i < K; ++i) x[i] *= 40.0f;  // rows of different scale: the norm matters
+            auto w = test::random_floats(size_t(N) * K, seed + 1);
+            auto g = test::random_floats(K, seed + 2);
+            auto bytes = test::encode(w, dt);  // w now holds the stored values
+            auto wm = ops::upload_matrix(dev, buf.arena, dt, N, K, bytes.data(), "w", q);
+            std::vector<float> wref = w;
+            if (q != ops::Quant::none) wref = dequantized(w, q);
+            ops::MatmulArgs a;
+            a.x = buf.f32(x);
+            a.ldx = K;
+            a.w = &wm;
+            a.y = buf.nan(size_t(M) * N);
+            a.ldy = N;
+            a.M = M;
+            a.variant = variant;
+            a.norm_weight = buf.f32(g);
+            a.norm_eps = eps;
+            REQUIRE(ops::matmul_fuses_norm(dev.caps(), a));
+            vk::Recorder rec(dev);
+            ops::record_matmul(rec, a, "matmul");
+            rec.finish()->run();
+            auto got = test::read_f32(a.y, size_t(M) * N);
+            auto xn = ref::rmsnorm(x, g, M, K, eps);
+            std::vector<double> ref(size_t(M) * N);
+            for (uint32_t m = 0; m < M; ++m)
+              for (uint32_t n = 0; n < N; ++n) {
+                double s = 0;
+                for (uint32_t k = 0; k < K; ++k) s += xn[size_t(m) * K + k] * wref[size_t(n) * K + k];
+                ref[size_t(m) * N + n] = s;
+              }
+            auto e = test::compare(got, ref);
+            CHECK_CLOSE_NMSE(e, 1e-10);
+            CHECK(e.max_abs <= 1e-5 * (1 + e.max_ref));
+          }
+  // GPU kernels do not fuse it: the caller runs rmsnorm first.
+  test::Buffers buf;
+  std::vector<float> w = test::random_floats(4 * 64, 3);
+  auto bytes = test::encode(w, DType::f32);
+  auto wm = ops::upload_matrix(dev, buf.arena, DType::f32, 4, 64, bytes.data(), "w");
+  ops::MatmulArgs a;
+  a.x = buf.f32(std::vector<float>(64));
+  a.ldx = 64;
+  a.w = &wm;
+  a.M = 1;
+  a.norm_weight = buf.f32(std::vector<float>(64, 1.0f));
+  for (auto v : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec}) {
+    a.variant = v;
+    CHECK_FALSE(ops::matmul_fuses_norm(dev.caps(), a));
+  }
+}
