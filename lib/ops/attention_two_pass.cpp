@@ -62,7 +62,9 @@ void record_two_pass_attention(vk::Recorder& rec, const TwoPassAttentionArgs& a,
   AttentionConfig c = attention_config(caps);
   const uint32_t ldi = a.H * a.d;  // row stride of each map's output: H/2 heads x 2d
   const uint32_t rw = attention_rows_workgroup(caps, a.d);
-  const auto& attn = rw ? rec.device().kernel({"softmax_attention_rows", {rw, a.d, c.kb}, 6, sizeof(AttnPush)})
+  const bool texel = rw && attention_rows_texel(caps, a.q, a.ldq, a.k_cache, a.v_cache);
+  const auto& attn = rw ? rec.device().kernel({texel ? "softmax_attention_rows_texel" : "softmax_attention_rows",
+                                               {rw, a.d, c.kb}, 6, sizeof(AttnPush), 0, texel ? 0xeu : 0u})
                         : rec.device().kernel({"softmax_attention", {c.wg, a.d, c.kb}, 6, sizeof(AttnPush)});
   const auto& reduce = rec.device().kernel({"softmax_attention_reduce", {c.wg, a.d, c.kb}, 2, sizeof(AttnPush)});
   const vk::BufferSlice o[2] = {a.scratch.sub(l.o1, l.o_bytes), a.scratch.sub(l.o2, l.o_bytes)};

@@ -25,6 +25,15 @@ uint32_t attention_rows_workgroup(const vk::Capabilities& caps, uint32_t d) {
   return std::clamp<uint32_t>(caps.subgroup_size, 1, std::min<uint32_t>(64, caps.max_workgroup_invocations));
 }
 
+bool attention_rows_texel(const vk::Capabilities& caps, const vk::BufferSlice& q, uint32_t ldq,
+                          const vk::BufferSlice& k_cache, const vk::BufferSlice& v_cache) {
+  auto ok = [&](const vk::BufferSlice& s) {
+    return s.size % 16 == 0 && s.size / 16 <= caps.max_texel_buffer_elements &&
+           s.offset % std::max<uint64_t>(1, caps.min_texel_buffer_offset_alignment) == 0;
+  };
+  return ldq % 4 == 0 && ok(q) && ok(k_cache) && ok(v_cache);
+}
+
 uint64_t diff_attention_partial_floats(uint32_t T, uint32_t H, uint32_t d, uint32_t n_split) {
   return uint64_t(T) * (H / 2) * n_split * (4 + 4 * d);
 }
@@ -51,7 +60,9 @@ void record_diff_attention(vk::Recorder& rec, const DiffAttentionArgs& a, std::s
   const std::vector<vk::Binding> bindings{vk::in(a.params), vk::in(a.q),   vk::in(a.k_cache),
                                           vk::in(a.v_cache), vk::out(a.out), vk::out(part)};
   if (uint32_t rw = attention_rows_workgroup(caps, a.d)) {
-    const auto& k = rec.device().kernel({"diff_attention_rows", {rw, a.d, c.kb}, 6, sizeof(Push)});
+    const bool texel = attention_rows_texel(caps, a.q, a.ldq, a.k_cache, a.v_cache);
+    const auto& k = rec.device().kernel({texel ? "diff_attention_rows_texel" : "diff_attention_rows", {rw, a.d, c.kb}, 6,
+                                         sizeof(Push), 0, texel ? 0xeu : 0u});
     rec.dispatch(k, bindings, p, (a.H / 2 * p.n_split + rw - 1) / rw, a.T, 1, label);
   } else {
     const auto& k = rec.device().kernel({"diff_attention", {c.wg, a.d, c.kb}, 6, sizeof(Push)});

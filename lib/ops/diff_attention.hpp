@@ -28,6 +28,11 @@ struct AttentionConfig {
 };
 AttentionConfig attention_config(const vk::Capabilities& caps);
 uint32_t attention_rows_workgroup(const vk::Capabilities& caps, uint32_t d);
+// Whether the row kernels can read Q, K and V as uniform texel buffers of uvec4 (the *_rows_texel
+// variants; much faster on lavapipe): whole texels within the device's limits, aligned offsets,
+// ldq % 4 == 0. Both the fused kernel and the two-pass baseline use the same rule.
+bool attention_rows_texel(const vk::Capabilities& caps, const vk::BufferSlice& q, uint32_t ldq,
+                          const vk::BufferSlice& k_cache, const vk::BufferSlice& v_cache);
 
 uint64_t diff_attention_partial_floats(uint32_t T, uint32_t H, uint32_t d, uint32_t n_split);
 // Whether the device can run head_dim d (shared memory and workgroup limits).

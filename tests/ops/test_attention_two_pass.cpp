@@ -138,6 +138,7 @@ TEST_CASE("attention_two_pass: decode (T = 1), GQA/MQA, head dims, contexts, spl
       // H, Hkv, d, T, pos0, n_split, lambda, layer (, q_pad, o_pad)
       {8, 8, 64, 1, 0, 1, 0.85f, 0},          // a single key
       {8, 4, 64, 1, 100, 1, -0.4f, 5, 64, 8},  // GQA 2, strided q/out
+      {8, 4, 64, 1, 300, 4, 0.5f, 2, 3, 8},   // ldq % 4 != 0: storage-buffer row kernel (no texel Q)
       {8, 2, 16, 1, 511, 4, 0.3f, 0},          // GQA 4
       {8, 1, 24, 1, 1000, 16, 0.6f, 5},        // MQA
       {6, 3, 24, 1, 2, 8, 0.5f, 0},            // odd Hkv; 3 keys over 8 splits: empty splits
