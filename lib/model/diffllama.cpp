@@ -223,8 +223,8 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
   ops::record_embedding(rec, model_.embed_, ids_, 0, x_, hidden, T, "embedding");
   for (size_t li = 0; li < model_.layers_.size(); ++li) {
     const auto& L = model_.layers_[li];
-    auto proj = [&](const ops::WeightMatrix& w, const vk::BufferSlice& bias, const vk::BufferSlice& x, uint32_t ldx,
-                    const vk::BufferSlice& y, uint32_t ldy, bool accumulate, const char* label) {
+    auto proj_args = [&](const ops::WeightMatrix& w, const vk::BufferSlice& bias, const vk::BufferSlice& x, uint32_t ldx,
+                         const vk::BufferSlice& y, uint32_t ldy, bool accumulate) {
       ops::MatmulArgs a;
       a.x = x;
       a.ldx = ldx;
@@ -234,20 +234,17 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
       a.ldy = ldy;
       a.M = T;
       a.accumulate = accumulate;
-      ops::record_matmul(rec, a, label);
+      return a;
+    };
+    auto proj = [&](const ops::WeightMatrix& w, const vk::BufferSlice& bias, const vk::BufferSlice& x, uint32_t ldx,
+                    const vk::BufferSlice& y, uint32_t ldy, bool accumulate, const char* label) {
+      ops::record_matmul(rec, proj_args(w, bias, x, ldx, y, ldy, accumulate), label);
     };
     // RMSNorm of the residual stream, then a projection: one dispatch where the matmul kernel applies
     // the norm itself (CPU devices), else rmsnorm into xn_ first.
     auto normed_proj = [&](const vk::BufferSlice& norm, const ops::WeightMatrix& w, const vk::BufferSlice& bias,
                            const vk::BufferSlice& y, uint32_t ldy, const char* label) {
-      ops::MatmulArgs a;
-      a.x = x_;
-      a.ldx = hidden;
-      a.w = &w;
-      a.bias = bias;
-      a.y = y;
-      a.ldy = ldy;
-      a.M = T;
+      ops::MatmulArgs a = proj_args(w, bias, x_, hidden, y, ldy, false);
       a.norm_weight = norm;
       a.norm_eps = eps;
       if (!ops::matmul_fuses_norm(dev.caps(), a)) {
