@@ -27,11 +27,8 @@ uint32_t attention_rows_workgroup(const vk::Capabilities& caps, uint32_t d) {
 
 bool attention_rows_texel(const vk::Capabilities& caps, const vk::BufferSlice& q, uint32_t ldq,
                           const vk::BufferSlice& k_cache, const vk::BufferSlice& v_cache) {
-  auto ok = [&](const vk::BufferSlice& s) {
-    return s.size % 16 == 0 && s.size / 16 <= caps.max_texel_buffer_elements &&
-           s.offset % std::max<uint64_t>(1, caps.min_texel_buffer_offset_alignment) == 0;
-  };
-  return ldq % 4 == 0 && ok(q) && ok(k_cache) && ok(v_cache);
+  return ldq % 4 == 0 && vk::texel_bindable(caps, q) && vk::texel_bindable(caps, k_cache) &&
+         vk::texel_bindable(caps, v_cache);
 }
 
 uint64_t diff_attention_partial_floats(uint32_t T, uint32_t H, uint32_t d, uint32_t n_split) {

@@ -28,14 +28,9 @@ TiledConfig tiled_config(const vk::Capabilities& caps) {
 // workgroup on one thread; a 16-thread desktop would otherwise idle on small matrices).
 constexpr uint64_t kWorkgroupsPerThread = 2;
 
-// Whether a slice can be bound as a uniform texel buffer of uvec4 (whole texels, within the element limit).
-bool texel_bindable(const vk::Capabilities& caps, const vk::BufferSlice& s) {
-  return s.size % 16 == 0 && s.size / 16 <= caps.max_texel_buffer_elements;
-}
-
 bool all_texel_bindable(const vk::Capabilities& caps, const MatmulArgs& a) {
-  return texel_bindable(caps, a.x) && (!a.norm_weight.valid() || texel_bindable(caps, a.norm_weight)) &&
-         std::all_of(a.w->chunks.begin(), a.w->chunks.end(), [&](auto& c) { return texel_bindable(caps, c.slice); });
+  return vk::texel_bindable(caps, a.x) && (!a.norm_weight.valid() || vk::texel_bindable(caps, a.norm_weight)) &&
+         std::all_of(a.w->chunks.begin(), a.w->chunks.end(), [&](auto& c) { return vk::texel_bindable(caps, c.slice); });
 }
 
 }  // namespace

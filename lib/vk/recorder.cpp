@@ -99,6 +99,11 @@ void Recorder::before_access(const std::vector<Binding>& bindings) {
   }
 }
 
+bool texel_bindable(const Capabilities& caps, const BufferSlice& s) {
+  return s.size % 16 == 0 && s.size / 16 <= caps.max_texel_buffer_elements &&
+         s.offset % std::max<uint64_t>(1, caps.min_texel_buffer_offset_alignment) == 0;
+}
+
 void Recorder::dispatch(const Kernel& kernel, const std::vector<Binding>& bindings, const void* push, uint32_t push_bytes,
                         uint32_t gx, uint32_t gy, uint32_t gz, std::string_view label) {
   const auto& caps = device_.caps();

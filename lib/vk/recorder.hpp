@@ -23,6 +23,10 @@ inline Binding in(const BufferSlice& s) { return {s, Access::read}; }
 inline Binding out(const BufferSlice& s) { return {s, Access::write}; }
 inline Binding inout(const BufferSlice& s) { return {s, Access::read_write}; }
 
+// Whether a slice can be bound as a uniform texel buffer of uvec4 (KernelKey::texel_mask): whole texels,
+// within the device's element limit, at an aligned offset (Recorder::dispatch enforces the same).
+bool texel_bindable(const Capabilities& caps, const BufferSlice& s);
+
 struct DispatchTiming {
   std::string label;
   double ms = 0;
