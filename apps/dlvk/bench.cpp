@@ -17,7 +17,7 @@ namespace {
 
 struct BenchOptions {
   std::string model, synthetic, dtype = "f16";
-  int n_prompt = 512, n_gen = 128, reps = 3;
+  int n_prompt = 512, n_gen = 128, reps = 3, depth = 0;
   uint32_t batch = 512;
   bool json = false, profile = false;
   std::string sampling = "gpu";
@@ -26,7 +26,8 @@ struct BenchOptions {
 
 void bench(const BenchOptions& o) {
   if (o.model.empty() == o.synthetic.empty()) fail(Status::invalid_argument, "give exactly one of --model or --synthetic");
-  if (o.reps < 1 || o.n_prompt < 0 || o.n_gen < 0) fail(Status::invalid_argument, "-r must be >= 1, -p and -n >= 0");
+  if (o.reps < 1 || o.n_prompt < 0 || o.n_gen < 0 || o.depth < 0)
+    fail(Status::invalid_argument, "-r must be >= 1, -p, -n and -d >= 0");
   auto device = o.dev.open();
   std::unique_ptr<Model> model;
   std::string model_name;
@@ -43,7 +44,7 @@ void bench(const BenchOptions& o) {
     model_name = o.model;
   }
   const auto& cfg = model->config();
-  uint32_t ctx = uint32_t(std::max(o.n_prompt + 1, o.n_gen + 1));
+  uint32_t ctx = uint32_t(o.depth + std::max(o.n_prompt + 1, o.n_gen + 1));
   Session session(*model, {.context = ctx, .batch = std::max<uint32_t>(1, std::min<uint32_t>(o.batch, std::max(o.n_prompt, 1))),
                            .profile = o.profile});
   const std::string device_name = device->caps().device_name;
@@ -66,13 +67,23 @@ void bench(const BenchOptions& o) {
     return cpu ? greedy.sample(session.eval(input), {}) : greedy.sample_sorted(session.eval_top_k(input, 1));
   };
 
-  std::vector<int32_t> ids(std::max(o.n_prompt, 1));
+  std::vector<int32_t> ids(std::max(o.depth + o.n_prompt, 1));
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 7919 + 13) % uint64_t(cfg.vocab_size));
   using clock = std::chrono::steady_clock;
-  std::map<std::string, double> op_ms;
-  auto add_profile = [&] {
+  std::map<std::string, std::map<std::string, double>> op_ms;  // test name -> op -> ms
+  auto add_profile = [&](const std::string& test) {
     if (!o.profile) return;
-    for (const auto& t : session.last_timings()) op_ms[t.label] += t.ms;
+    for (const auto& t : session.last_timings()) op_ms[test][t.label] += t.ms;
+  };
+  // A fresh context holding `depth` tokens (untimed), as llama-bench's -d: the timed test then reads a
+  // KV cache of that length.
+  auto start = [&] {
+    session.reset();
+    if (o.depth > 0) session.eval(std::span(ids).first(size_t(o.depth)));
+  };
+  auto test_name = [&](int n_prompt, int n_gen) {
+    std::string name = n_prompt ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen);
+    return o.depth ? name + " @ d" + std::to_string(o.depth) : name;
   };
   auto report = [&](int n_prompt, int n_gen, const std::vector<double>& ts, const char* mode = nullptr) {
     double mean = std::accumulate(ts.begin(), ts.end(), 0.0) / double(ts.size());
@@ -81,11 +92,12 @@ void bench(const BenchOptions& o) {
     double sd = ts.size() > 1 ? std::sqrt(var / double(ts.size() - 1)) : 0.0;
     if (o.json) {
       nlohmann::json j = {{"model", model_name}, {"device", device_name}, {"n_prompt", n_prompt}, {"n_gen", n_gen},
-                          {"n_batch", session.batch()}, {"avg_ts", mean}, {"stddev_ts", sd}, {"samples_ts", ts}};
+                          {"n_depth", o.depth}, {"n_batch", session.batch()}, {"avg_ts", mean}, {"stddev_ts", sd},
+                          {"samples_ts", ts}};
       if (mode) j["sampling"] = mode;
       std::printf("%s\n", j.dump().c_str());
     } else {
-      std::printf("%-6s %8.2f ± %.2f t/s%s%s\n", (n_prompt ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen)).c_str(),
+      std::printf("%-6s %8.2f ± %.2f t/s%s%s\n", test_name(n_prompt, n_gen).c_str(),
                   mean, sd, mode && modes.size() > 1 ? "  sampling: " : "", mode && modes.size() > 1 ? mode : "");
     }
     std::fflush(stdout);
@@ -101,11 +113,11 @@ void bench(const BenchOptions& o) {
   if (o.n_prompt > 0) {
     std::vector<double> ts;
     for (int r = 0; r < o.reps; ++r) {
-      session.reset();
+      start();
       auto t0 = clock::now();
-      session.eval(std::span(ids).first(size_t(o.n_prompt)));
+      session.eval(std::span(ids).subspan(size_t(o.depth), size_t(o.n_prompt)));
       ts.push_back(o.n_prompt / std::chrono::duration<double>(clock::now() - t0).count());
-      add_profile();
+      add_profile(test_name(o.n_prompt, 0));
     }
     report(o.n_prompt, 0, ts);
   }
@@ -113,22 +125,22 @@ void bench(const BenchOptions& o) {
     std::vector<std::vector<double>> ts(modes.size());
     for (int r = 0; r < o.reps; ++r)
       for (size_t m = 0; m < modes.size(); ++m) {
-        session.reset();
+        start();
         auto t0 = clock::now();
         tok[0] = 1;
         for (int i = 0; i < o.n_gen; ++i) {
           tok[0] = next_token(tok, modes[m]);
-          add_profile();
+          add_profile(test_name(0, o.n_gen));
         }
         ts[m].push_back(o.n_gen / std::chrono::duration<double>(clock::now() - t0).count());
       }
     for (size_t m = 0; m < modes.size(); ++m) report(0, o.n_gen, ts[m], modes[m] ? "cpu" : "gpu_top_k");
   }
-  if (o.profile) {
+  for (auto& [test, ops] : op_ms) {
     double total = 0;
-    for (auto& [label, ms] : op_ms) total += ms;
-    std::printf("GPU time per op over all timed runs (timestamps):\n");
-    for (auto& [label, ms] : op_ms) std::printf("  %-16s %10.2f ms  %5.1f%%\n", label.c_str(), ms, total ? 100 * ms / total : 0);
+    for (auto& [label, ms] : ops) total += ms;
+    std::printf("GPU time per op over all timed runs of %s (timestamps):\n", test.c_str());
+    for (auto& [label, ms] : ops) std::printf("  %-16s %10.2f ms  %5.1f%%\n", label.c_str(), ms, total ? 100 * ms / total : 0);
   }
 }
 
@@ -140,6 +152,7 @@ RegisterCommand reg([](CLI::App& app) {
   sub->add_option("--dtype", o->dtype, "weight dtype for --synthetic: f16 (default), bf16, f32");
   sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens (default 512; 0 = skip)");
   sub->add_option("-n,--n-gen", o->n_gen, "generated tokens (default 128; 0 = skip)");
+  sub->add_option("-d,--depth", o->depth, "tokens already in the context (evaluated untimed) before each test, as llama-bench -d (default 0)");
   sub->add_option("-r,--repetitions", o->reps, "repetitions of each test (default 3)");
   sub->add_option("-b,--batch", o->batch, "prefill chunk size (default 512)");
   sub->add_flag("--json", o->json, "one JSON object per test and line");
