@@ -58,9 +58,11 @@ void bench(const BenchOptions& o) {
   if (o.sampling != "cpu") modes.push_back(false);
   if (o.sampling != "gpu") modes.push_back(true);
   if (!o.json)
-    std::printf("model: %s, weights %.1f MiB, device: %s, decode: %u dispatches, 1 submission per token, sampling: %s\n",
+    std::printf("model: %s, weights %.1f MiB, device: %s, decode: %u dispatches (%u from %u keys on), 1 submission per token, "
+                "sampling: %s\n",
                 model_name.c_str(), double(model->weight_bytes()) / (1 << 20), device_name.c_str(),
-                session.decode_dispatches(modes[0] ? 0 : 1),
+                session.decode_dispatches(modes[0] ? 0 : 1), session.decode_dispatches(modes[0] ? 0 : 1, true),
+                SessionOptions{}.split_attention_from,
                 o.sampling == "gpu" ? "GPU top-k" : o.sampling == "cpu" ? "CPU (full logits row)" : "GPU top-k vs CPU");
   Sampler greedy({.temperature = 0, .top_k = 1});
   auto next_token = [&](std::span<const int32_t> input, bool cpu) {

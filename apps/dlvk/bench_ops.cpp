@@ -48,7 +48,7 @@ using namespace dlvk;
 
 struct Options {
   int reps = 5;
-  int warmup = 1;
+  int warmup = 2;
   double max_seconds = 2.0;
   std::string filter;
   bool json = false;
@@ -82,6 +82,10 @@ struct Row {
   std::string name() const { return op + " " + variant + " " + shape; }
 };
 
+struct Timing {
+  double median = 0, min = 0;  // ms
+};
+
 class Bench {
  public:
   Bench(vk::Device& dev, const Options& o) : dev_(dev), o_(o) {}
@@ -90,34 +94,56 @@ class Bench {
   vk::Device& device() { return dev_; }
   int cases() const { return cases_; }
 
+  using RecordFn = std::function<void(vk::Recorder&)>;
   // Records `record` once with profiling, replays it, prints one line; returns the median ms.
-  double measure(const Row& row, const std::function<void(vk::Recorder&)>& record) {
-    vk::Recorder rec(dev_, /*profile=*/true);
-    record(rec);
-    auto seq = rec.finish();
-    auto gpu_ms = [&]() {
-      double ms = 0;
-      for (const auto& t : seq->timings()) ms += t.ms;
-      return ms;
-    };
+  double measure(const Row& row, const RecordFn& record) { return measure_interleaved({{row, record}})[0].median; }
+
+  // The same for several cases whose times are compared: their reps alternate (case 1, 2, ..., 1, 2, ...)
+  // so that a slow phase of a noisy machine hits all of them alike.
+  std::vector<Timing> measure_interleaved(const std::vector<std::pair<Row, RecordFn>>& cases) {
     using clock = std::chrono::steady_clock;
-    double first_wall = 0;
-    for (int i = 0; i < std::max(1, o_.warmup); ++i) {
-      auto t0 = clock::now();
-      seq->run();
-      first_wall = std::chrono::duration<double>(clock::now() - t0).count();
+    struct Case {
+      std::unique_ptr<vk::Sequence> seq;
+      std::vector<double> times, walls;
+    };
+    std::vector<Case> cs;
+    double slowest_wall = 0;
+    for (const auto& [row, record] : cases) {
+      vk::Recorder rec(dev_, /*profile=*/true);
+      record(rec);
+      Case c{rec.finish(), {}, {}};
+      // (The first run can include the driver's lazy shader compiles, so the rep count is planned from
+      // the last warm-up run.)
+      double wall = 0;
+      for (int i = 0; i < std::max(1, o_.warmup); ++i) {
+        auto t0 = clock::now();
+        c.seq->run();
+        wall = std::chrono::duration<double>(clock::now() - t0).count();
+      }
+      slowest_wall = std::max(slowest_wall, wall);
+      cs.push_back(std::move(c));
     }
     // Fewer reps where one run is slow, so the whole benchmark stays within a few minutes.
     int reps = std::max(1, o_.reps);
-    if (o_.max_seconds > 0 && first_wall > 0)
-      reps = std::clamp(int(o_.max_seconds / first_wall), 1, reps);
-    std::vector<double> times, walls;
-    for (int i = 0; i < reps; ++i) {
-      auto t0 = clock::now();
-      seq->run();
-      walls.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
-      times.push_back(seq->profiled() ? gpu_ms() : walls.back());
-    }
+    if (o_.max_seconds > 0 && slowest_wall > 0)
+      reps = std::clamp(int(o_.max_seconds / (slowest_wall * double(cs.size()))), 1, reps);
+    for (int i = 0; i < reps; ++i)
+      for (auto& c : cs) {
+        auto t0 = clock::now();
+        c.seq->run();
+        c.walls.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+        double gpu = 0;
+        for (const auto& t : c.seq->timings()) gpu += t.ms;
+        c.times.push_back(c.seq->profiled() ? gpu : c.walls.back());
+      }
+    std::vector<Timing> out;
+    for (size_t k = 0; k < cs.size(); ++k) out.push_back(report(cases[k].first, *cs[k].seq, cs[k].times, cs[k].walls));
+    return out;
+  }
+
+ private:
+  Timing report(const Row& row, const vk::Sequence& seq, std::vector<double> times, std::vector<double> walls) {
+    const int reps = int(times.size());
     std::sort(times.begin(), times.end());
     std::sort(walls.begin(), walls.end());
     double med = times[times.size() / 2], mn = times.front(), wall = walls[walls.size() / 2];
@@ -129,11 +155,11 @@ class Bench {
                        {"variant", row.variant},
                        {"shape", row.shape},
                        {"reps", reps},
-                       {"dispatches", seq->dispatch_count()},
+                       {"dispatches", seq.dispatch_count()},
                        {"gpu_ms", med},
                        {"gpu_ms_min", mn},
                        {"wall_ms", wall},
-                       {"timer", seq->profiled() ? "timestamps" : "wall"},
+                       {"timer", seq.profiled() ? "timestamps" : "wall"},
                        {"flops", row.flops},
                        {"bytes", row.bytes},
                        {"gflops", row.flops > 0 ? nlohmann::ordered_json(gflops) : nlohmann::ordered_json(nullptr)},
@@ -143,24 +169,31 @@ class Bench {
       std::printf("%s\n", j.dump().c_str());
     } else {
       std::printf("%-15s %-12s %-32s %4d %3u %10.3f %10.3f %9s %8.2f\n", row.op.c_str(), row.variant.c_str(),
-                  row.shape.c_str(), reps, seq->dispatch_count(), med, mn,
+                  row.shape.c_str(), reps, seq.dispatch_count(), med, mn,
                   row.flops > 0 ? fmt::format("{:.2f}", gflops).c_str() : "-", gbps);
     }
     std::fflush(stdout);
-    return med;
+    return {med, mn};
   }
 
+ public:
+
+
   // One line comparing two measured variants of the same op (speed-up = baseline ms / fused ms).
-  void compare(const std::string& variant, const std::string& shape, double fused_ms, double two_pass_ms) {
-    const double speedup = two_pass_ms / fused_ms;
+  // Medians and minima of both; the speed-up of each.
+  void compare(const std::string& variant, const std::string& shape, Timing fused, Timing two_pass) {
+    const double speedup = two_pass.median / fused.median, speedup_min = two_pass.min / fused.min;
     if (o_.json) {
       nlohmann::ordered_json j{{"op", "diff_attention_vs_two_pass"}, {"variant", variant},     {"shape", shape},
-                               {"fused_ms", fused_ms},              {"two_pass_ms", two_pass_ms}, {"speedup", speedup},
+                               {"fused_ms", fused.median},          {"two_pass_ms", two_pass.median}, {"speedup", speedup},
+                               {"fused_min_ms", fused.min},         {"two_pass_min_ms", two_pass.min},
+                               {"speedup_min", speedup_min},
                                {"device", dev_.caps().device_name}, {"profile", dev_.caps().profile}};
       std::printf("%s\n", j.dump().c_str());
     } else {
-      std::printf("# fused vs two-pass %-12s %-32s fused %.3f ms, two-pass %.3f ms: %.2fx\n", variant.c_str(),
-                  shape.c_str(), fused_ms, two_pass_ms, speedup);
+      std::printf("# fused vs two-pass %-12s %-32s fused %.3f ms, two-pass %.3f ms: %.2fx (minima %.3f / %.3f: %.2fx)\n",
+                  variant.c_str(), shape.c_str(), fused.median, two_pass.median, speedup, fused.min, two_pass.min,
+                  speedup_min);
     }
     std::fflush(stdout);
   }
@@ -318,41 +351,56 @@ void bench_attention(Bench& b) {
       vc = ops::upload_f32(b.device(), *arena, pseudo_random(size_t(c.ctx) * Hkv * d, 3), "v");
       out = arena->allocate(size_t(c.T) * H * d * 4, "out");
     };
+    // The fused op's and the baseline's arguments (two structs with the same fields).
+    auto args = [&]<typename Args>(const vk::BufferSlice& scratch, uint32_t n_split) {
+      Args a;
+      a.params = params;
+      a.q = q;
+      a.ldq = H * d;
+      a.k_cache = kc;
+      a.v_cache = vc;
+      a.out = out;
+      a.ldo = H * d;
+      a.scratch = scratch;
+      a.T = c.T;
+      a.H = H;
+      a.Hkv = Hkv;
+      a.d = d;
+      a.n_split = n_split;
+      a.lambda = 0.7f;
+      a.lambda_init = 0.2f;
+      return a;
+    };
     struct Best {
-      double ms = 0;
+      Timing t;
       uint32_t split = 0;
     } best_fused, best_two;
     int compared = 0;
     for (uint32_t n_split : c.splits) {
       const std::string variant = c.T == 1 ? fmt::format("split={}", n_split) : "prefill";
-      double fused_ms = 0, two_ms = 0;
-      Row r{"diff_attention", variant, shape};
-      r.flops = flops;
-      double partial_bytes = n_split > 1 ? 2.0 * 4 * ops::diff_attention_partial_floats(c.T, H, d, n_split) : 0;
-      r.bytes = io_bytes + partial_bytes;
-      if (b.wanted(r) && ops::diff_attention_supported(caps, d)) {
+      // The automatic choice, and on CPU devices where that is the two-phase kernel also the one-pass
+      // row kernel (diff_attn_1pass) for comparison; measured interleaved with the two-pass baseline.
+      const auto chosen = ops::diff_attention_kernel(caps, {c.T, H, Hkv, d, n_split, c.ctx});
+      std::vector<std::pair<const char*, ops::DiffAttentionKernel>> fused{{"diff_attention", ops::DiffAttentionKernel::automatic}};
+      if (chosen == ops::DiffAttentionKernel::rows_two_phase) fused.push_back({"diff_attn_1pass", ops::DiffAttentionKernel::rows});
+      const double partial_bytes = n_split > 1 ? 2.0 * 4 * c.T * (H / 2) * n_split * 4 * d : 0;
+      std::vector<std::pair<Row, Bench::RecordFn>> runs;
+      int fused_index = -1, two_index = -1;
+      for (const auto& [op, kernel] : fused) {
+        Row r{op, variant, shape};
+        r.flops = flops;
+        r.bytes = io_bytes + partial_bytes;
+        if (!b.wanted(r) || !ops::diff_attention_supported(caps, d)) continue;
         inputs();
-        vk::BufferSlice part;
-        if (n_split > 1) part = arena->allocate(ops::diff_attention_partial_floats(c.T, H, d, n_split) * 4, "partials");
-        fused_ms = b.measure(r, [&](vk::Recorder& rec) {
-          ops::DiffAttentionArgs a;
-          a.params = params;
-          a.q = q;
-          a.ldq = H * d;
-          a.k_cache = kc;
-          a.v_cache = vc;
-          a.out = out;
-          a.ldo = H * d;
-          a.partials = part;
-          a.T = c.T;
-          a.H = H;
-          a.Hkv = Hkv;
-          a.d = d;
-          a.n_split = n_split;
-          a.lambda = 0.7f;
-          a.lambda_init = 0.2f;
-          ops::record_diff_attention(rec, a, "diff_attention");
-        });
+        const uint64_t scratch_bytes = ops::diff_attention_scratch_bytes(caps, {c.T, H, Hkv, d, n_split, c.ctx}, kernel);
+        vk::BufferSlice scratch;
+        if (scratch_bytes) scratch = arena->allocate(scratch_bytes, "scratch");
+        if (kernel == ops::DiffAttentionKernel::automatic) fused_index = int(runs.size());
+        runs.push_back({r, [&, scratch, n_split, kernel = kernel](vk::Recorder& rec) {
+                          auto a = args.operator()<ops::DiffAttentionArgs>(scratch, n_split);
+                          a.kernel = kernel;
+                          ops::record_diff_attention(rec, a, "diff_attention");
+                        }});
       }
       Row r2{"attn_two_pass", variant, shape};
       r2.flops = flops;
@@ -362,35 +410,25 @@ void bench_attention(Bench& b) {
       if (b.wanted(r2) && ops::two_pass_attention_supported(caps, d)) {
         inputs();
         auto scratch = arena->allocate(ops::two_pass_attention_scratch_bytes(caps, c.T, H, d, n_split), "scratch");
-        two_ms = b.measure(r2, [&](vk::Recorder& rec) {
-          ops::TwoPassAttentionArgs a;
-          a.params = params;
-          a.q = q;
-          a.ldq = H * d;
-          a.k_cache = kc;
-          a.v_cache = vc;
-          a.out = out;
-          a.ldo = H * d;
-          a.scratch = scratch;
-          a.T = c.T;
-          a.H = H;
-          a.Hkv = Hkv;
-          a.d = d;
-          a.n_split = n_split;
-          a.lambda = 0.7f;
-          a.lambda_init = 0.2f;
-          ops::record_two_pass_attention(rec, a, "attn_two_pass");
-        });
+        two_index = int(runs.size());
+        runs.push_back({r2, [&, scratch, n_split](vk::Recorder& rec) {
+                          auto a = args.operator()<ops::TwoPassAttentionArgs>(scratch, n_split);
+                          ops::record_two_pass_attention(rec, a, "attn_two_pass");
+                        }});
       }
-      if (fused_ms > 0 && (best_fused.split == 0 || fused_ms < best_fused.ms)) best_fused = {fused_ms, n_split};
-      if (two_ms > 0 && (best_two.split == 0 || two_ms < best_two.ms)) best_two = {two_ms, n_split};
-      if (fused_ms > 0 && two_ms > 0) {
-        b.compare(variant, shape, fused_ms, two_ms);
+      if (runs.empty()) continue;
+      const std::vector<Timing> t = b.measure_interleaved(runs);
+      const Timing fused_t = fused_index >= 0 ? t[size_t(fused_index)] : Timing{};
+      const Timing two_t = two_index >= 0 ? t[size_t(two_index)] : Timing{};
+      if (fused_t.median > 0 && (best_fused.split == 0 || fused_t.median < best_fused.t.median)) best_fused = {fused_t, n_split};
+      if (two_t.median > 0 && (best_two.split == 0 || two_t.median < best_two.t.median)) best_two = {two_t, n_split};
+      if (fused_t.median > 0 && two_t.median > 0) {
+        b.compare(variant, shape, fused_t, two_t);
         ++compared;
       }
     }
     if (compared > 1)
-      b.compare(fmt::format("best={}/{}", best_fused.split, best_two.split), shape, best_fused.ms, best_two.ms);
+      b.compare(fmt::format("best={}/{}", best_fused.split, best_two.split), shape, best_fused.t, best_two.t);
   }
 }
 
@@ -465,7 +503,7 @@ dlvk::cli::RegisterCommand reg([](CLI::App& app) {
   auto opts = std::make_shared<Options>();
   auto* sub = app.add_subcommand("bench-ops", "Time each kernel family at model-like shapes (GPU timestamps)");
   sub->add_option("-r,--reps", opts->reps, "Timed runs per case (default 5)")->check(CLI::Range(1, 100000));
-  sub->add_option("--warmup", opts->warmup, "Untimed runs per case first (default 1)")->check(CLI::Range(1, 1000));
+  sub->add_option("--warmup", opts->warmup, "Untimed runs per case first (default 2)")->check(CLI::Range(1, 1000));
   sub->add_option("--max-seconds", opts->max_seconds,
                   "Cap on timed seconds per case: fewer reps for slow cases (default 2; 0 = always --reps)")
       ->check(CLI::Range(0.0, 1e6));

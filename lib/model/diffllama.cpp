@@ -156,11 +156,17 @@ Session::Session(Model& model, const SessionOptions& o)
   // Arena blocks sized to what this session allocates (reported memory is what it reserves); the
   // slack covers alignment padding between slices.
   const uint64_t slack = 64 * 1024;
-  decode_splits_ = std::clamp<uint32_t>(context_ / 512, 1, 16);
+  const auto H32 = uint32_t(H), Hkv32 = uint32_t(Hkv), d32 = uint32_t(d);  // (the config checks bound them)
+  decode_splits_ = ops::diff_attention_decode_splits(caps, H32, Hkv32, d32, context_);
+  split_from_ = o.split_attention_from;
+  // The most any recording's attention needs (decode splits, short prompts' scores).
+  uint64_t attn_scratch = ops::diff_attention_scratch_bytes(caps, {1, H32, Hkv32, d32, decode_splits_, context_});
+  for (uint32_t T = 1; T <= batch_; ++T)
+    attn_scratch = std::max(attn_scratch, ops::diff_attention_scratch_bytes(caps, {T, H32, Hkv32, d32, 1, context_}));
   cache_arena_.set_block_size(need + slack);
   const uint64_t top_words = ops::top_k_scratch_words(caps, uint32_t(V), max_top_k);
   scratch_arena_.set_block_size(4 * (uint64_t(batch_) * (2 * hidden + (2 * H + 2 * Hkv) * d + 3 * I) + 2 * hidden +
-                                     ops::diff_attention_partial_floats(1, H, d, decode_splits_) +
+                                     attn_scratch / 4 +
                                      uint64_t(context_) * d + V + top_words) + slack);
   readback_arena_.set_block_size(4 * (uint64_t(logits_rows_) * V + ops::top_k_out_words(max_top_k)) + slack);
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
@@ -176,7 +182,7 @@ Session::Session(Model& model, const SessionOptions& o)
   act_ = rows(batch_, I, "gated activation");
   last_ = rows(1, hidden, "last hidden row");
   last_n_ = rows(1, hidden, "last normed row");
-  partials_ = scratch_arena_.allocate(ops::diff_attention_partial_floats(1, H, d, decode_splits_) * 4, "attention partials");
+  attn_scratch_ = scratch_arena_.allocate(std::max<uint64_t>(attn_scratch, 16), "attention scratch");
   std::vector<float> table = ops::rope_table(model.inv_freq_, context_);
   rope_table_ = ops::upload_f32(dev, scratch_arena_, table, "RoPE table");
   params_ = host_arena_.allocate(16, "parameters");
@@ -200,20 +206,22 @@ std::vector<vk::DispatchTiming> Session::last_timings() const {
   return last_run_ ? last_run_->timings() : std::vector<vk::DispatchTiming>{};
 }
 
-uint32_t Session::decode_dispatches(uint32_t top_k) { return recording(1, false, top_k).dispatch_count(); }
+uint32_t Session::decode_dispatches(uint32_t top_k, bool split) {
+  return recording(1, false, top_k, split && decode_splits_ > 1).dispatch_count();
+}
 
-vk::Sequence& Session::recording(uint32_t T, bool all_logits, uint32_t top_k) {
-  auto key = std::make_tuple(T, all_logits, top_k);
+vk::Sequence& Session::recording(uint32_t T, bool all_logits, uint32_t top_k, bool split) {
+  auto key = std::make_tuple(T, all_logits, top_k, split);
   auto it = recordings_.find(key);
   if (it != recordings_.end()) return *it->second;
   if (recordings_.size() >= 16) {  // odd chunk sizes come and go; keep the cache small
     recordings_.clear();
     last_run_ = nullptr;
   }
-  return *recordings_.emplace(key, record(T, all_logits, top_k)).first->second;
+  return *recordings_.emplace(key, record(T, all_logits, top_k, split)).first->second;
 }
 
-std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint32_t top_k) {
+std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint32_t top_k, bool split) {
   vk::Device& dev = model_.device();
   vk::Recorder rec(dev, profile_, 8192);
   const uint32_t hidden = uint32_t(cfg_.hidden_size), H = uint32_t(cfg_.num_heads), Hkv = uint32_t(cfg_.num_kv_heads);
@@ -260,8 +268,8 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
     ops::record_rope_qkv(rec, {.params = params_, .table = rope_table_, .qkv = qkv_, .ld_qkv = ldqkv, .k_cache = k_cache_[li],
                                .v_cache = v_cache_[li], .T = T, .H = H, .Hkv = Hkv, .d = d}, "rope_qkv");
     ops::DiffAttentionArgs at{.params = params_, .q = qkv_, .ldq = ldqkv, .k_cache = k_cache_[li], .v_cache = v_cache_[li],
-                              .out = attn_, .ldo = H * d, .partials = partials_, .T = T, .H = H, .Hkv = Hkv, .d = d,
-                              .n_split = T == 1 ? decode_splits_ : 1, .lambda = L.lambda, .lambda_init = L.lambda_init,
+                              .out = attn_, .ldo = H * d, .scratch = attn_scratch_, .T = T, .H = H, .Hkv = Hkv, .d = d,
+                              .n_split = split ? decode_splits_ : 1, .lambda = L.lambda, .lambda_init = L.lambda_init,
                               .eps = eps};
     ops::record_diff_attention(rec, at, "diff_attention");
     proj(L.o, L.o_bias, attn_, H * d, x_, hidden, true, "o_proj");
@@ -327,7 +335,7 @@ std::span<const Candidate> Session::eval_top_k(std::span<const int32_t> tokens, 
   const uint32_t T = uint32_t(tokens.size() - head);
   std::memcpy(ids_.host, tokens.data() + head, T * 4);
   params_.as<uint32_t>()[0] = position_;
-  vk::Sequence& seq = recording(T, false, k);
+  vk::Sequence& seq = recording(T, false, k, split_attention(T));
   seq.run();
   ++submissions_;
   last_run_ = &seq;
@@ -352,7 +360,7 @@ std::span<const float> Session::eval(std::span<const int32_t> tokens, float* all
     uint32_t T = uint32_t(std::min<size_t>(chunk, tokens.size() - done));
     std::memcpy(ids_.host, tokens.data() + done, T * 4);
     params_.as<uint32_t>()[0] = position_;
-    vk::Sequence& seq = recording(T, all_logits != nullptr);
+    vk::Sequence& seq = recording(T, all_logits != nullptr, 0, split_attention(T));
     seq.run();
     ++submissions_;
     last_run_ = &seq;

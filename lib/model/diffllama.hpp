@@ -70,6 +70,11 @@ struct SessionOptions {
   uint32_t context = 0;  // KV cache length; 0: min(max_position_embeddings, 4096)
   uint32_t batch = 64;   // prefill chunk size (tokens per submission)
   bool profile = false;  // record timestamps (per-op GPU time of the last run)
+  // Single-token decode reading at least this many keys splits attention over keys (flash-decoding;
+  // on CPU devices the two-phase kernel), below it runs one attention dispatch per layer: the split
+  // version's extra dispatches cost more than they save on short contexts (measured on lavapipe, M
+  // shape: 3x the attention time at 0-32 keys, 0.6x at 2048). 0: always split (tests).
+  uint32_t split_attention_from = 768;
 };
 
 class Session {
@@ -98,15 +103,19 @@ class Session {
   uint64_t scratch_bytes() const;
   // Per-op GPU time of the last eval chunk (with SessionOptions::profile).
   std::vector<vk::DispatchTiming> last_timings() const;
-  // Dispatches and queue submissions of the decode (one-token) recording.
-  uint32_t decode_dispatches(uint32_t top_k = 0);  // with top_k: the eval_top_k recording
+  // Dispatches and queue submissions of the decode (one-token) recording; with top_k: the eval_top_k
+  // recording; split: the one used from SessionOptions::split_attention_from keys on.
+  uint32_t decode_dispatches(uint32_t top_k = 0, bool split = false);
   uint64_t submissions() const { return submissions_; }
 
  private:
-  vk::Sequence& recording(uint32_t T, bool all_logits, uint32_t top_k = 0);
+  // split: single-token decode with key-split attention (split_attention(T)).
+  vk::Sequence& recording(uint32_t T, bool all_logits, uint32_t top_k, bool split);
   // top_k > 0 (only without all_logits): the head writes a device-local row and a top-k selection
   // writes top_out_.
-  std::unique_ptr<vk::Sequence> record(uint32_t T, bool all_logits, uint32_t top_k = 0);
+  std::unique_ptr<vk::Sequence> record(uint32_t T, bool all_logits, uint32_t top_k, bool split);
+  // Whether evaluating T tokens at position_ uses the split decode recording.
+  bool split_attention(uint32_t T) const { return T == 1 && decode_splits_ > 1 && position_ + T >= split_from_; }
   void check_tokens(std::span<const int32_t> tokens) const;
 
   Model& model_;
@@ -115,14 +124,15 @@ class Session {
   bool profile_;
   vk::Arena cache_arena_, scratch_arena_, host_arena_, readback_arena_;
   std::vector<vk::BufferSlice> k_cache_, v_cache_;
-  vk::BufferSlice x_, xn_, qkv_, attn_, gate_up_, act_, last_, last_n_, partials_, rope_table_;
+  vk::BufferSlice x_, xn_, qkv_, attn_, gate_up_, act_, last_, last_n_, attn_scratch_, rope_table_;
   vk::BufferSlice params_, ids_, logits_;
   vk::BufferSlice top_logits_, top_scratch_, top_out_;  // eval_top_k: device row, lists, result
   std::vector<Candidate> top_;
-  uint32_t decode_splits_ = 1;
+  uint32_t decode_splits_ = 1, split_from_ = 0;
   uint32_t position_ = 0;
   uint64_t submissions_ = 0;
-  std::map<std::tuple<uint32_t, bool, uint32_t>, std::unique_ptr<vk::Sequence>> recordings_;  // (T, all_logits, top_k)
+  // (T, all_logits, top_k, split)
+  std::map<std::tuple<uint32_t, bool, uint32_t, bool>, std::unique_ptr<vk::Sequence>> recordings_;
   vk::Sequence* last_run_ = nullptr;
 };
 

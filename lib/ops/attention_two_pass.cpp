@@ -16,6 +16,7 @@ struct AttnPush {
 struct CombinePush {
   uint32_t ldi, ldo;
   float lambda, out_scale, eps;
+  uint32_t pairs;  // diff_combine_rows only
 };
 
 
@@ -63,8 +64,9 @@ void record_two_pass_attention(vk::Recorder& rec, const TwoPassAttentionArgs& a,
   const uint32_t ldi = a.H * a.d;  // row stride of each map's output: H/2 heads x 2d
   const uint32_t rw = attention_rows_workgroup(caps, a.d);
   const bool texel = rw && attention_rows_texel(caps, a.q, a.ldq, a.k_cache, a.v_cache);
+  const uint32_t P = rw ? attention_pairs_per_invocation(a.T, a.H, a.Hkv) : 1;  // as the fused kernel's
   const auto& attn = rw ? rec.device().kernel({texel ? "softmax_attention_rows_texel" : "softmax_attention_rows",
-                                               {rw, a.d, c.kb}, 6, sizeof(AttnPush), 0, texel ? 0xeu : 0u})
+                                               {rw, a.d, c.kb, P}, 6, sizeof(AttnPush), 0, texel ? 0xeu : 0u})
                         : rec.device().kernel({"softmax_attention", {c.wg, a.d, c.kb}, 6, sizeof(AttnPush)});
   const auto& reduce = rec.device().kernel({"softmax_attention_reduce", {c.wg, a.d, c.kb}, 2, sizeof(AttnPush)});
   const vk::BufferSlice o[2] = {a.scratch.sub(l.o1, l.o_bytes), a.scratch.sub(l.o2, l.o_bytes)};
@@ -74,13 +76,23 @@ void record_two_pass_attention(vk::Recorder& rec, const TwoPassAttentionArgs& a,
     vk::BufferSlice part = n_split > 1 ? a.scratch.sub(map ? l.p2 : l.p1, l.part_bytes) : o[map];
     const std::vector<vk::Binding> bindings{vk::in(a.params),  vk::in(a.q),       vk::in(a.k_cache),
                                             vk::in(a.v_cache), vk::out(o[map]), vk::out(part)};
-    if (rw) rec.dispatch(attn, bindings, p, (a.H / 2 * n_split + rw - 1) / rw, a.T, 1, label);
+    if (rw) rec.dispatch(attn, bindings, p, (a.H / 2 / P * n_split + rw - 1) / rw, a.T, 1, label);
     else rec.dispatch(attn, bindings, p, a.T, a.H / 2, n_split, label);
-    if (n_split > 1) rec.dispatch(reduce, {vk::in(part), vk::out(o[map])}, p, a.T, a.H / 2, 1, label);
+    if (n_split > 1 && rw)
+      record_attention_reduce_rows(rec, {.layout = AttentionPartials::softmax, .partials = part, .out = o[map], .ldo = ldi,
+                                         .T = a.T, .H = a.H, .d = a.d, .n_split = n_split}, label);
+    else if (n_split > 1)
+      rec.dispatch(reduce, {vk::in(part), vk::out(o[map])}, p, a.T, a.H / 2, 1, label);
   }
-  const auto& combine = rec.device().kernel({"diff_combine", {c.wg, a.d}, 3, sizeof(CombinePush)});
-  CombinePush cp{ldi, a.ldo, a.lambda, 1.0f - a.lambda_init, a.eps};
-  rec.dispatch(combine, {vk::in(o[0]), vk::in(o[1]), vk::out(a.out)}, cp, a.T, a.H / 2, 1, label);
+  // (The row variants on CPU devices, like the fused kernel's reduce.)
+  CombinePush cp{ldi, a.ldo, a.lambda, 1.0f - a.lambda_init, a.eps, a.H / 2};
+  if (rw) {
+    const auto& combine = rec.device().kernel({"diff_combine_rows", {rw, a.d}, 3, sizeof(CombinePush)});
+    rec.dispatch(combine, {vk::in(o[0]), vk::in(o[1]), vk::out(a.out)}, cp, (a.H / 2 + rw - 1) / rw, a.T, 1, label);
+  } else {
+    const auto& combine = rec.device().kernel({"diff_combine", {c.wg, a.d}, 3, sizeof(CombinePush)});
+    rec.dispatch(combine, {vk::in(o[0]), vk::in(o[1]), vk::out(a.out)}, cp, a.T, a.H / 2, 1, label);
+  }
 }
 
 }  // namespace dlvk::ops

@@ -6,8 +6,9 @@
 // with the same pairing, GQA mapping and 2d-wide values V~_i = [v_g(i); v_g(i+H/2)] as the fused
 // kernel, the same kernel structure as the fused kernel on each device (online softmax, key blocks and
 // workgroup size of diff_attention.comp, or one invocation per row like diff_attention_rows.comp on CPU
-// implementations), flash-decoding with n_split key splits plus a reduce dispatch per map, then a
-// combine dispatch: Y = (1 - lambda_init) RMSNorm_2d(O+ - lambda O-).
+// implementations, there with the fused decode kernel's sharing of K/V rows among the P heads of a GQA
+// group, attention_pairs_per_invocation, and its row reduce), flash-decoding with n_split key splits
+// plus a reduce dispatch per map, then a combine dispatch: Y = (1 - lambda_init) RMSNorm_2d(O+ - lambda O-).
 #pragma once
 #include "vk/device.hpp"
 #include "vk/recorder.hpp"

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "vk/device.hpp"
 
 namespace dlvk::ops {
@@ -11,7 +13,55 @@ namespace {
 struct Push {
   uint32_t T, H, Hkv, ldq, ldo, n_split;
   float lambda, out_scale, eps, sm_scale;
+  uint32_t ctx;
 };
+
+// Row kernels run every key loop of an invocation under one 65535-iteration budget (lavapipe, see
+// diff_attention_rows.glsl); the two-phase kernel's passes each have one key loop plus n_split.
+constexpr uint32_t kMaxKeysPerSplit = 60000;
+// Query rows up to which the two-phase kernel is used: its scores take T x ctx x H/2 x 8 bytes.
+constexpr uint32_t kTwoPhaseMaxRows = 4;
+
+}  // namespace
+
+uint32_t attention_pairs_per_invocation(uint32_t T, uint32_t H, uint32_t Hkv) {
+  const uint32_t H2 = H / 2, group = H / std::max<uint32_t>(1, Hkv);
+  if (T > kTwoPhaseMaxRows) return 1;
+  for (uint32_t P = 8; P > 1; --P) {
+    if (H2 % P) continue;
+    bool shared = true;
+    for (uint32_t i = 0; i < H2 && shared; i += P)
+      shared = i / group == (i + P - 1) / group && (i + H2) / group == (i + H2 + P - 1) / group;
+    if (shared) return P;
+  }
+  return 1;
+}
+
+namespace {
+
+// Byte offsets of the scratch parts, each aligned for binding.
+struct ScratchLayout {
+  uint64_t partials = 0, scores = 0, stats = 0, total = 0;
+  uint64_t partial_bytes = 0, score_bytes = 0, stat_bytes = 0;
+};
+ScratchLayout scratch_layout(const vk::Capabilities& caps, uint32_t T, uint32_t H, uint32_t d, uint32_t n_split,
+                             uint32_t ctx, DiffAttentionKernel kind) {
+  const uint64_t align = std::max<uint64_t>(16, caps.min_storage_buffer_offset_alignment);
+  auto up = [&](uint64_t b) { return (b + align - 1) / align * align; };
+  ScratchLayout l;
+  const uint64_t items = uint64_t(T) * (H / 2) * n_split;
+  if (kind == DiffAttentionKernel::rows_two_phase) {
+    l.partial_bytes = n_split > 1 ? items * 2 * d * 4 : 0;
+    l.score_bytes = uint64_t(T) * ctx * (H / 2) * 8;
+    l.stat_bytes = items * 16;
+  } else {
+    l.partial_bytes = n_split > 1 ? items * (4 + 4ull * d) * 4 : 0;
+  }
+  l.scores = up(l.partial_bytes);
+  l.stats = l.scores + up(l.score_bytes);
+  l.total = l.stats + up(l.stat_bytes);
+  return l;
+}
 
 }  // namespace
 
@@ -31,8 +81,46 @@ bool attention_rows_texel(const vk::Capabilities& caps, const vk::BufferSlice& q
          vk::texel_bindable(caps, v_cache);
 }
 
-uint64_t diff_attention_partial_floats(uint32_t T, uint32_t H, uint32_t d, uint32_t n_split) {
-  return uint64_t(T) * (H / 2) * n_split * (4 + 4 * d);
+DiffAttentionKernel diff_attention_kernel(const vk::Capabilities& caps, const AttentionShape& s, DiffAttentionKernel want) {
+  const uint32_t n_split = std::max<uint32_t>(1, s.n_split);
+  const uint32_t rw = attention_rows_workgroup(caps, s.d);
+  const bool two_phase = rw && (s.ctx + n_split - 1) / n_split <= kMaxKeysPerSplit &&
+                         uint64_t(s.T) * s.ctx * (s.H / 2) * 8 <= caps.max_storage_buffer_range;
+  switch (want) {
+    case DiffAttentionKernel::workgroup: return want;
+    case DiffAttentionKernel::rows: if (rw) return want; break;
+    case DiffAttentionKernel::rows_two_phase: if (two_phase) return want; break;
+    case DiffAttentionKernel::automatic: break;
+  }
+  if (!rw) return DiffAttentionKernel::workgroup;
+  // The two-phase kernel's invocations each take a block of P pairs; with fewer of them than one full
+  // SIMD batch per thread, the one-pass kernel's finer grain wins (measured: 2k keys, 1 split, P = 4:
+  // 2.0 ms two-phase vs 1.1-1.4 ms one-pass).
+  const uint64_t invocations = uint64_t(s.T) * (s.H / 2 / attention_pairs_per_invocation(s.T, s.H, s.Hkv)) * n_split;
+  const bool parallel = invocations >= uint64_t(rw) * std::max<uint32_t>(1, caps.cpu_threads);
+  return two_phase && parallel && s.T <= kTwoPhaseMaxRows ? DiffAttentionKernel::rows_two_phase : DiffAttentionKernel::rows;
+}
+
+uint32_t diff_attention_decode_splits(const vk::Capabilities& caps, uint32_t H, uint32_t Hkv, uint32_t d, uint32_t ctx) {
+  const uint32_t rw = attention_rows_workgroup(caps, d);
+  if (!rw) return std::clamp<uint32_t>(ctx / 512, 1, 16);
+  const uint32_t blocks = std::max<uint32_t>(1, H / 2 / attention_pairs_per_invocation(1, H, Hkv));
+  const uint32_t want = 2 * rw * std::max<uint32_t>(1, caps.cpu_threads);
+  return std::clamp<uint32_t>((want + blocks - 1) / blocks, 1, 16);
+}
+
+const char* diff_attention_kernel_name(DiffAttentionKernel k) {
+  switch (k) {
+    case DiffAttentionKernel::workgroup: return "workgroup";
+    case DiffAttentionKernel::rows: return "rows";
+    case DiffAttentionKernel::rows_two_phase: return "two-phase";
+    case DiffAttentionKernel::automatic: break;
+  }
+  return "automatic";
+}
+
+uint64_t diff_attention_scratch_bytes(const vk::Capabilities& caps, const AttentionShape& s, DiffAttentionKernel want) {
+  return scratch_layout(caps, s.T, s.H, s.d, std::max<uint32_t>(1, s.n_split), s.ctx, diff_attention_kernel(caps, s, want)).total;
 }
 
 bool diff_attention_supported(const vk::Capabilities& caps, uint32_t d) {
@@ -48,27 +136,66 @@ void record_diff_attention(vk::Recorder& rec, const DiffAttentionArgs& a, std::s
          caps.max_shared_memory);
   if (a.H % 2 || a.Hkv == 0 || a.H % a.Hkv)
     fail(Status::internal, "{}: {} heads / {} kv heads", label, a.H, a.Hkv);
+  if (a.Hkv * a.d == 0 || a.k_cache.size % (uint64_t(a.Hkv) * a.d * 4))
+    fail(Status::internal, "{}: KV cache of {} bytes is not whole rows of {} heads x {}", label, a.k_cache.size, a.Hkv, a.d);
+  const uint32_t ctx = uint32_t(a.k_cache.size / (uint64_t(a.Hkv) * a.d * 4));
   AttentionConfig c = attention_config(caps);
   Push p{a.T, a.H, a.Hkv, a.ldq, a.ldo, std::max<uint32_t>(1, a.n_split), a.lambda, 1.0f - a.lambda_init, a.eps,
-         float(1.0 / std::sqrt(double(a.d)))};
-  vk::BufferSlice part = p.n_split > 1 ? a.partials : a.out;
-  if (p.n_split > 1 && part.size < diff_attention_partial_floats(a.T, a.H, a.d, p.n_split) * 4)
-    fail(Status::internal, "{}: partials buffer too small", label);
-  const std::vector<vk::Binding> bindings{vk::in(a.params), vk::in(a.q),   vk::in(a.k_cache),
-                                          vk::in(a.v_cache), vk::out(a.out), vk::out(part)};
-  if (uint32_t rw = attention_rows_workgroup(caps, a.d)) {
-    const bool texel = attention_rows_texel(caps, a.q, a.ldq, a.k_cache, a.v_cache);
-    const auto& k = rec.device().kernel({texel ? "diff_attention_rows_texel" : "diff_attention_rows", {rw, a.d, c.kb}, 6,
-                                         sizeof(Push), 0, texel ? 0xeu : 0u});
-    rec.dispatch(k, bindings, p, (a.H / 2 * p.n_split + rw - 1) / rw, a.T, 1, label);
-  } else {
+         float(1.0 / std::sqrt(double(a.d))), ctx};
+  const auto kind = diff_attention_kernel(caps, {a.T, a.H, a.Hkv, a.d, p.n_split, ctx}, a.kernel);
+  const ScratchLayout l = scratch_layout(caps, a.T, a.H, a.d, p.n_split, ctx, kind);
+  if (a.scratch.size < l.total)
+    fail(Status::internal, "{}: scratch of {} bytes, {} needed", label, a.scratch.size, l.total);
+  auto part = [&](uint64_t off, uint64_t bytes) { return bytes ? a.scratch.sub(off, bytes) : a.out; };
+  const vk::BufferSlice partials = part(l.partials, l.partial_bytes);
+  const uint32_t H2 = a.H / 2;
+  if (kind == DiffAttentionKernel::workgroup) {
     const auto& k = rec.device().kernel({"diff_attention", {c.wg, a.d, c.kb}, 6, sizeof(Push)});
-    rec.dispatch(k, bindings, p, a.T, a.H / 2, p.n_split, label);
+    rec.dispatch(k, {vk::in(a.params), vk::in(a.q), vk::in(a.k_cache), vk::in(a.v_cache), vk::out(a.out), vk::out(partials)},
+                 p, a.T, H2, p.n_split, label);
+  } else {
+    const uint32_t rw = attention_rows_workgroup(caps, a.d);
+    const bool texel = attention_rows_texel(caps, a.q, a.ldq, a.k_cache, a.v_cache);
+    auto shader = [&](const char* name) { return fmt::format("{}{}", name, texel ? "_texel" : ""); };
+    uint32_t groups = (H2 * p.n_split + rw - 1) / rw;
+    if (kind == DiffAttentionKernel::rows) {
+      const auto& k = rec.device().kernel({shader("diff_attention_rows"), {rw, a.d, c.kb}, 6, sizeof(Push), 0, texel ? 0xeu : 0u});
+      rec.dispatch(k, {vk::in(a.params), vk::in(a.q), vk::in(a.k_cache), vk::in(a.v_cache), vk::out(a.out), vk::out(partials)},
+                   p, groups, a.T, 1, label);
+    } else {
+      const vk::BufferSlice scores = a.scratch.sub(l.scores, l.score_bytes), stats = a.scratch.sub(l.stats, l.stat_bytes);
+      const uint32_t P = attention_pairs_per_invocation(a.T, a.H, a.Hkv);
+      groups = (H2 / P * p.n_split + rw - 1) / rw;
+      const auto& k1 = rec.device().kernel({shader("diff_attention_scores_rows"), {rw, a.d, c.kb, P}, 6, sizeof(Push), 0, texel ? 0xeu : 0u});
+      rec.dispatch(k1, {vk::in(a.params), vk::in(a.q), vk::in(a.k_cache), vk::in(a.v_cache), vk::out(scores), vk::out(stats)},
+                   p, groups, a.T, 1, label);
+      const auto& k2 = rec.device().kernel({shader("diff_attention_values_rows"), {rw, a.d, c.kb, P}, 8, sizeof(Push), 0, texel ? 0xeu : 0u});
+      rec.dispatch(k2, {vk::in(a.params), vk::in(a.q), vk::in(a.k_cache), vk::in(a.v_cache), vk::out(a.out), vk::out(partials),
+                        vk::in(scores), vk::in(stats)},
+                   p, groups, a.T, 1, label);
+    }
   }
-  if (p.n_split > 1) {
+  if (p.n_split > 1 && kind == DiffAttentionKernel::workgroup) {
     const auto& r = rec.device().kernel({"diff_attention_reduce", {c.wg, a.d, c.kb}, 2, sizeof(Push)});
-    rec.dispatch(r, {vk::in(a.partials), vk::out(a.out)}, p, a.T, a.H / 2, 1, label);
+    rec.dispatch(r, {vk::in(partials), vk::out(a.out)}, p, a.T, H2, 1, label);
+  } else if (p.n_split > 1) {
+    record_attention_reduce_rows(
+        rec, {.layout = kind == DiffAttentionKernel::rows ? AttentionPartials::fused : AttentionPartials::fused_normalized,
+              .partials = partials, .out = a.out, .ldo = a.ldo, .T = a.T, .H = a.H, .d = a.d, .n_split = p.n_split,
+              .lambda = a.lambda, .out_scale = p.out_scale, .eps = a.eps},
+        label);
   }
+}
+
+void record_attention_reduce_rows(vk::Recorder& rec, const AttentionReduceArgs& a, std::string_view label) {
+  struct ReducePush {
+    uint32_t T, H, Hkv, ldq, ldo, n_split;
+    float lambda, out_scale, eps;
+  } p{a.T, a.H, 0, 0, a.ldo, a.n_split, a.lambda, a.out_scale, a.eps};
+  const uint32_t rw = attention_rows_workgroup(rec.device().caps(), a.d);
+  if (!rw) fail(Status::internal, "{}: the row reduce needs a CPU device and head_dim % 4 == 0", label);
+  const auto& k = rec.device().kernel({"attention_reduce_rows", {rw, a.d, uint32_t(a.layout)}, 2, sizeof(ReducePush)});
+  rec.dispatch(k, {vk::in(a.partials), vk::out(a.out)}, p, (a.H / 2 + rw - 1) / rw, a.T, 1, label);
 }
 
 }  // namespace dlvk::ops

@@ -29,8 +29,9 @@ TEST_CASE("model: every reference config, prefill / decode / odd chunks") {
     REQUIRE(golden.shape == std::vector<int64_t>{int64_t(ids.size()), int64_t(V)});
     double max_ref = 0;
     for (float v : golden.data) max_ref = std::max(max_ref, double(std::abs(v)));
-    for (uint32_t batch : {64u, 1u, 7u}) {
-      Session s(*model, {.context = uint32_t(ids.size()) + 3, .batch = batch});
+    // batch 1: every token through the decode recording; split_attention_from 0: with key splits.
+    for (auto [batch, split_from] : {std::pair{64u, 768u}, {1u, 768u}, {1u, 0u}, {7u, 768u}}) {
+      Session s(*model, {.context = uint32_t(ids.size()) + 3, .batch = batch, .split_attention_from = split_from});
       std::vector<float> logits(ids.size() * V, NAN);
       auto last = s.eval(ids, logits.data());
       double max_err = 0;
@@ -39,11 +40,13 @@ TEST_CASE("model: every reference config, prefill / decode / odd chunks") {
         finite = finite && std::isfinite(logits[i]);
         max_err = std::max(max_err, double(std::abs(logits[i] - golden.data[i])));
       }
-      INFO(name << " batch " << batch << ": max err " << max_err << " max |ref| " << max_ref);
+      INFO(name << " batch " << batch << " split_attention_from " << split_from << ": max err " << max_err << " max |ref| "
+                << max_ref);
       CHECK(finite);
       CHECK(max_err <= 1e-4 * max_ref);
       CHECK(std::equal(last.begin(), last.end(), logits.end() - V));
-      MESSAGE(name << " batch " << batch << ": max |err| / max |ref| = " << max_err / max_ref);
+      MESSAGE(name << " batch " << batch << " split_attention_from " << split_from << ": max |err| / max |ref| = "
+                   << max_err / max_ref);
     }
   }
 }

@@ -81,7 +81,8 @@ TpRun run_two_pass(const TpShape& s) {
   f.v_cache = a.v_cache;
   f.out = buf.nan(size_t(s.T) * HD);
   f.ldo = HD;
-  if (s.n_split > 1) f.partials = buf.nan(ops::diff_attention_partial_floats(s.T, s.H, s.d, s.n_split));
+  const auto ctx = uint32_t(a.k_cache.size / (uint64_t(s.Hkv) * s.d * 4));
+  if (auto bytes = ops::diff_attention_scratch_bytes(dev.caps(), {s.T, s.H, s.Hkv, s.d, s.n_split, ctx})) f.scratch = buf.nan(bytes / 4);
   f.T = s.T;
   f.H = s.H;
   f.Hkv = s.Hkv;

@@ -14,6 +14,7 @@
 // summation order) and max |err| <= 5e-5 * (1 + max|ref|); every real mistake below (pairing, value
 // concat order, GQA mapping, lambda sign, lambda_init, causal offset, one key short) gives NMSE > 7e-2
 // — the "can fail" test checks that against deliberately wrong references.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -43,7 +44,7 @@ struct Result {
 // `replay_pos0` is non-empty: the same recorded Sequence then also runs at each of those positions and
 // `check` is called for each run).
 template <typename Check>
-void run_op(const Shape& s, Check&& check, std::vector<uint32_t> replay_pos0 = {}) {
+void run_op(const Shape& s, ops::DiffAttentionKernel kernel, Check&& check, std::vector<uint32_t> replay_pos0 = {}) {
   auto& dev = test::device();
   test::Buffers buf;
   vk::Arena host{dev, vk::MemoryKind::upload, 4096, "params"};
@@ -84,7 +85,9 @@ void run_op(const Shape& s, Check&& check, std::vector<uint32_t> replay_pos0 = {
   a.v_cache = buf.f32(v0);
   a.out = buf.nan(size_t(s.T) * ldo);
   a.ldo = ldo;
-  if (s.n_split > 1) a.partials = buf.nan(ops::diff_attention_partial_floats(s.T, s.H, s.d, s.n_split));
+  if (auto bytes = ops::diff_attention_scratch_bytes(dev.caps(), {s.T, s.H, s.Hkv, s.d, s.n_split, cap}, kernel))
+    a.scratch = buf.nan(bytes / 4);
+  a.kernel = kernel;
   a.T = s.T;
   a.H = s.H;
   a.Hkv = s.Hkv;
@@ -115,7 +118,7 @@ void run_op(const Shape& s, Check&& check, std::vector<uint32_t> replay_pos0 = {
     vk::upload(dev, a.k_cache, k.data(), k.size() * 4);
     vk::upload(dev, a.v_cache, v.data(), v.size() * 4);
     vk::fill(dev, a.out, 0x7fc00000u);
-    if (s.n_split > 1) vk::fill(dev, a.partials, 0x7fc00000u);
+    if (a.scratch.size) vk::fill(dev, a.scratch, 0x7fc00000u);
     *a.params.as<uint32_t>() = pos0;  // no re-recording: the kernel reads pos0 at run time
     seq->run();
     collect();
@@ -129,19 +132,33 @@ std::vector<double> reference(const Shape& s, const Result& r, uint32_t pos0, do
                              interleaved, swap_values, kv_modulo);
 }
 
+// The kernels this device can run for the shape (each once): on CPU devices with head_dim % 4 == 0
+// the one-pass and the two-phase row kernels, else the workgroup kernel.
+std::vector<ops::DiffAttentionKernel> kernels_for(const Shape& s, std::vector<uint32_t> replay = {}) {
+  uint32_t cap = s.pos0 + s.T + 5;  // as run_op
+  for (auto p : replay) cap = std::max(cap, p + s.T + 5);
+  std::vector<ops::DiffAttentionKernel> ks;
+  for (auto want : {ops::DiffAttentionKernel::rows, ops::DiffAttentionKernel::rows_two_phase}) {
+    auto k = ops::diff_attention_kernel(test::device().caps(), {s.T, s.H, s.Hkv, s.d, s.n_split, cap}, want);
+    if (std::find(ks.begin(), ks.end(), k) == ks.end()) ks.push_back(k);
+  }
+  return ks;
+}
+
 void check_case(const Shape& s, std::vector<uint32_t> replay = {}) {
-  run_op(
-      s,
-      [&](const Result& r, uint32_t pos0) {
-        auto e = test::compare(r.got, reference(s, r, pos0, lambda_init_for(s.layer)));
-        INFO("H=" << s.H << " Hkv=" << s.Hkv << " d=" << s.d << " T=" << s.T << " pos0=" << pos0
-                  << " n_split=" << s.n_split << " lambda=" << s.lambda << " layer=" << s.layer << " q_pad=" << s.q_pad
-                  << " o_pad=" << s.o_pad);
-        CHECK_CLOSE_NMSE(e, 1e-10);
-        CHECK(e.max_abs <= 5e-5 * (1 + e.max_ref));
-        CHECK(r.out_pad_untouched);
-      },
-      std::move(replay));
+  for (auto kernel : kernels_for(s, replay))
+    run_op(
+        s, kernel,
+        [&](const Result& r, uint32_t pos0) {
+          auto e = test::compare(r.got, reference(s, r, pos0, lambda_init_for(s.layer)));
+          INFO("kernel " << std::string(ops::diff_attention_kernel_name(kernel)) << " H=" << s.H << " Hkv=" << s.Hkv << " d=" << s.d
+                         << " T=" << s.T << " pos0=" << pos0 << " n_split=" << s.n_split << " lambda=" << s.lambda
+                         << " layer=" << s.layer << " q_pad=" << s.q_pad << " o_pad=" << s.o_pad);
+          CHECK_CLOSE_NMSE(e, 1e-10);
+          CHECK(e.max_abs <= 5e-5 * (1 + e.max_ref));
+          CHECK(r.out_pad_untouched);
+        },
+        replay);
 }
 
 }  // namespace
@@ -188,8 +205,9 @@ TEST_CASE("diff_attention: the test can fail (wrong references are far off)") {
   // outside the 1e-10 tolerance used above, so the comparison really discriminates.
   auto far = [](const Result& r, const std::vector<double>& ref) { return test::compare(r.got, ref).nmse; };
   for (const Shape& s : {Shape{8, 4, 64, 5, 20, 1, 0.7f, 5}, Shape{8, 2, 24, 1, 9, 4, -0.4f, 0}}) {
-    run_op(s, [&](const Result& r, uint32_t pos0) {
-      INFO("H=" << s.H << " Hkv=" << s.Hkv << " d=" << s.d << " T=" << s.T << " pos0=" << pos0);
+    for (auto kernel : kernels_for(s)) run_op(s, kernel, [&](const Result& r, uint32_t pos0) {
+      INFO("kernel " << std::string(ops::diff_attention_kernel_name(kernel)) << " H=" << s.H << " Hkv=" << s.Hkv << " d=" << s.d
+                     << " T=" << s.T << " pos0=" << pos0);
       double li = lambda_init_for(s.layer), wrong_li = lambda_init_for(s.layer == 0 ? 5 : 0);
       double good = far(r, reference(s, r, pos0, li));
       CHECK(good <= 1e-10);
