@@ -322,14 +322,14 @@ void bench_rope(Bench& b) {
 // Differential attention: the fused dual-softmax kernel (diff_attention) and the two-pass baseline
 // (attention_two_pass: two softmax attentions + combine) on the same inputs and key splits, then a
 // "fused vs two-pass" line per split (and best vs best) with the speed-up = two-pass ms / fused ms.
-// Decode splits: 1, the Session's choice for a context of that size (clamp(ctx / 512, 1, 16)) and 16.
+// Decode splits: 1, 4, the Session's choice (ops::diff_attention_decode_splits) and 16.
 void bench_attention(Bench& b) {
   const uint32_t H = 32, Hkv = 8, d = 64;
   struct Case {
     uint32_t T, ctx;
     std::vector<uint32_t> splits;
   };
-  const Case cases[] = {{1, 512, {1, 4}}, {1, 2048, {1, 4, 16}}, {1, 4096, {1, 8, 16}}, {128, 128, {1}}, {512, 512, {1}}};
+  const Case cases[] = {{1, 512, {}}, {1, 2048, {}}, {1, 4096, {}}, {128, 128, {1}}, {512, 512, {1}}};
   const auto& caps = b.device().caps();
   for (const auto& c : cases) {
     const uint32_t pos0 = c.ctx - c.T;  // the last query row sees all ctx keys
@@ -376,7 +376,13 @@ void bench_attention(Bench& b) {
       uint32_t split = 0;
     } best_fused, best_two;
     int compared = 0;
-    for (uint32_t n_split : c.splits) {
+    std::vector<uint32_t> splits = c.splits;
+    if (c.T == 1) {
+      splits = {1, 4, ops::diff_attention_decode_splits(caps, H, Hkv, d, c.ctx), 16};
+      std::sort(splits.begin(), splits.end());
+      splits.erase(std::unique(splits.begin(), splits.end()), splits.end());
+    }
+    for (uint32_t n_split : splits) {
       const std::string variant = c.T == 1 ? fmt::format("split={}", n_split) : "prefill";
       // The automatic choice, and on CPU devices where that is the two-phase kernel also the one-pass
       // row kernel (diff_attn_1pass) for comparison; measured interleaved with the two-pass baseline.
