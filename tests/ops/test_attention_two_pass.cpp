@@ -12,20 +12,14 @@
 
 #include "ops/attention_two_pass.hpp"
 #include "ops/diff_attention.hpp"
+#include "ops/attention_cases.hpp"
 #include "ops/op_util.hpp"
 
 using namespace dlvk;
 
 namespace {
 
-double two_pass_lambda_init(uint32_t layer) { return 0.8 - 0.6 * std::exp(-0.3 * double(layer)); }
-
-struct TpShape {
-  uint32_t H, Hkv, d, T, pos0, n_split;
-  float lambda;
-  uint32_t layer;
-  uint32_t q_pad = 0, o_pad = 0;  // extra columns in q / out rows
-};
+using TpShape = test::AttentionCase;
 
 struct TpRun {
   std::vector<float> q, k, v;   // q packed [T, H, d]; k, v [pos0 + T, Hkv, d] (the NaN tail cut off)
@@ -70,7 +64,7 @@ TpRun run_two_pass(const TpShape& s) {
   a.d = s.d;
   a.n_split = s.n_split;
   a.lambda = s.lambda;
-  a.lambda_init = float(two_pass_lambda_init(s.layer));
+  a.lambda_init = float(test::attention_lambda_init(s.layer));
   a.eps = 1e-5f;
 
   ops::DiffAttentionArgs f;
@@ -120,7 +114,7 @@ void check_two_pass(const TpShape& s) {
   INFO("H=" << s.H << " Hkv=" << s.Hkv << " d=" << s.d << " T=" << s.T << " pos0=" << s.pos0 << " n_split=" << s.n_split
             << " lambda=" << s.lambda << " layer=" << s.layer << " q_pad=" << s.q_pad << " o_pad=" << s.o_pad);
   auto r = run_two_pass(s);
-  auto e = test::compare(r.got, two_pass_reference(s, r, two_pass_lambda_init(s.layer)));
+  auto e = test::compare(r.got, two_pass_reference(s, r, test::attention_lambda_init(s.layer)));
   CHECK_CLOSE_NMSE(e, 1e-10);
   CHECK(e.max_abs <= 5e-5 * (1 + e.max_ref));
   CHECK(r.out_pad_untouched);
@@ -135,46 +129,21 @@ void check_two_pass(const TpShape& s) {
 }  // namespace
 
 TEST_CASE("attention_two_pass: decode (T = 1), GQA/MQA, head dims, contexts, splits") {
-  const TpShape cases[] = {
-      // H, Hkv, d, T, pos0, n_split, lambda, layer (, q_pad, o_pad)
-      {8, 8, 64, 1, 0, 1, 0.85f, 0},          // a single key
-      {8, 4, 64, 1, 100, 1, -0.4f, 5, 64, 8},  // GQA 2, strided q/out
-      {8, 4, 64, 1, 300, 4, 0.5f, 2, 3, 8},   // ldq % 4 != 0: storage-buffer row kernel (no texel Q)
-      {8, 2, 16, 1, 511, 4, 0.3f, 0},          // GQA 4
-      {8, 1, 24, 1, 1000, 16, 0.6f, 5},        // MQA
-      {6, 3, 24, 1, 2, 8, 0.5f, 0},            // odd Hkv; 3 keys over 8 splits: empty splits
-      {6, 3, 128, 1, 0, 16, -0.2f, 5},         // 1 key over 16 splits
-      {12, 4, 128, 1, 700, 32, 0.7f, 0},       // GQA 3
-      {10, 5, 40, 1, 1234, 5, -0.6f, 3, 3, 5}, // odd sizes throughout
-      {32, 8, 64, 1, 2047, 1, 0.8f, 5},        // the 1.24B attention shape at 2048 keys
-      {32, 8, 64, 1, 2047, 16, 0.8f, 5},
-      {4, 2, 128, 1, 2047, 4, -0.7f, 0, 0, 3},
-      {4, 1, 128, 1, 2047, 1, 0.45f, 2},       // 2048 keys in one split at head_dim 128
-      {2, 1, 16, 1, 63, 3, 0.1f, 5},           // one pair
-  };
-  for (const auto& s : cases) check_two_pass(s);
+  for (const auto& s : test::attention_decode_cases()) check_two_pass(s);
 }
 
 TEST_CASE("attention_two_pass: prefill (T > 1) with and without a cache offset") {
-  const TpShape cases[] = {
-      {8, 4, 64, 64, 0, 1, 0.85f, 0},
-      {8, 8, 16, 37, 0, 1, -0.3f, 5, 5, 0},
-      {6, 3, 24, 17, 300, 1, 0.4f, 0, 0, 24},
-      {4, 1, 128, 64, 1984, 1, 0.75f, 5},  // 2048 keys at the last row
-      {8, 2, 64, 16, 100, 4, -0.5f, 0},    // prefill rows also split
-      {12, 6, 16, 9, 5, 7, 0.2f, 5},
-  };
-  for (const auto& s : cases) check_two_pass(s);
+  for (const auto& s : test::attention_prefill_cases()) check_two_pass(s);
 }
 
 TEST_CASE("attention_two_pass: the test can fail (wrong references are far off)") {
   // The same GPU output against references with one deliberate mistake each: every one must be far
   // outside the 1e-10 tolerance used above.
   auto nmse = [](const TpRun& r, const std::vector<double>& ref) { return test::compare(r.got, ref).nmse; };
-  for (const TpShape& s : {TpShape{8, 4, 64, 5, 20, 1, 0.7f, 5}, TpShape{8, 2, 24, 1, 9, 4, -0.4f, 0}}) {
+  for (const TpShape& s : test::attention_can_fail_cases()) {
     INFO("H=" << s.H << " Hkv=" << s.Hkv << " d=" << s.d << " T=" << s.T << " pos0=" << s.pos0);
     auto r = run_two_pass(s);
-    double li = two_pass_lambda_init(s.layer), wrong_li = two_pass_lambda_init(s.layer == 0 ? 5 : 0);
+    double li = test::attention_lambda_init(s.layer), wrong_li = test::attention_lambda_init(s.layer == 0 ? 5 : 0);
     CHECK(nmse(r, two_pass_reference(s, r, li)) <= 1e-10);
     CHECK(nmse(r, two_pass_reference(s, r, li, /*interleaved=*/true)) > 1e-2);
     CHECK(nmse(r, two_pass_reference(s, r, li, false, /*swap_values=*/true)) > 1e-2);

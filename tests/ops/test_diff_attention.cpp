@@ -1,7 +1,7 @@
 // Fused differential attention against the double-precision reference (full softmax, no online
 // tricks): queries [T, H, d] (row stride ldq >= H*d), a random KV cache [capacity, Hkv, d] whose rows
 // past pos0 + T hold NaN (any read beyond the causal window poisons the output), causal with the cache
-// offset pos0 read from the params buffer, GQA ratios 1/2/3/4 and MQA, odd Hkv, head_dim 16/24/64/128,
+// offset pos0 read from the params buffer, GQA ratios 1/2/3/4 and MQA, odd Hkv, head_dim 16/24/40/64/128,
 // decode with 1..more-than-keys splits (empty splits), prefill, lambda > 0 and < 0, lambda_init of
 // layers 0 and 5. Outputs and split partials are NaN-prefilled.
 //
@@ -19,20 +19,14 @@
 #include <cstring>
 
 #include "ops/diff_attention.hpp"
+#include "ops/attention_cases.hpp"
 #include "ops/op_util.hpp"
 
 using namespace dlvk;
 
 namespace {
 
-double lambda_init_for(uint32_t layer) { return 0.8 - 0.6 * std::exp(-0.3 * double(layer)); }
-
-struct Shape {
-  uint32_t H, Hkv, d, T, pos0, n_split;
-  float lambda;
-  uint32_t layer;
-  uint32_t q_pad = 0, o_pad = 0;  // extra columns in q / out rows
-};
+using Shape = test::AttentionCase;
 
 struct Result {
   std::vector<float> q, k, v;  // q packed [T, H, d]; k, v [capacity, Hkv, d]
@@ -94,7 +88,7 @@ void run_op(const Shape& s, ops::DiffAttentionKernel kernel, Check&& check, std:
   a.d = s.d;
   a.n_split = s.n_split;
   a.lambda = s.lambda;
-  a.lambda_init = float(lambda_init_for(s.layer));
+  a.lambda_init = float(test::attention_lambda_init(s.layer));
   a.eps = 1e-5f;
   vk::Recorder rec(dev);
   ops::record_diff_attention(rec, a, "diff_attention");
@@ -150,7 +144,7 @@ void check_case(const Shape& s, std::vector<uint32_t> replay = {}) {
     run_op(
         s, kernel,
         [&](const Result& r, uint32_t pos0) {
-          auto e = test::compare(r.got, reference(s, r, pos0, lambda_init_for(s.layer)));
+          auto e = test::compare(r.got, reference(s, r, pos0, test::attention_lambda_init(s.layer)));
           INFO("kernel " << std::string(ops::diff_attention_kernel_name(kernel)) << " H=" << s.H << " Hkv=" << s.Hkv << " d=" << s.d
                          << " T=" << s.T << " pos0=" << pos0 << " n_split=" << s.n_split << " lambda=" << s.lambda
                          << " layer=" << s.layer << " q_pad=" << s.q_pad << " o_pad=" << s.o_pad);
@@ -164,34 +158,11 @@ void check_case(const Shape& s, std::vector<uint32_t> replay = {}) {
 }  // namespace
 
 TEST_CASE("diff_attention: decode (T = 1), GQA/MQA, head dims, contexts, splits") {
-  const Shape cases[] = {
-      // H, Hkv, d, T, pos0, n_split, lambda, layer (, q_pad, o_pad)
-      {8, 8, 64, 1, 0, 1, 0.85f, 0},          // a single key
-      {8, 4, 64, 1, 100, 1, -0.4f, 5, 64, 8},  // GQA 2, strided q/out
-      {8, 4, 64, 1, 300, 4, 0.5f, 2, 3, 8},   // ldq % 4 != 0: storage-buffer row kernel (no texel Q)
-      {8, 2, 16, 1, 511, 4, 0.3f, 0},          // GQA 4
-      {8, 1, 24, 1, 1000, 16, 0.6f, 5},        // MQA
-      {6, 3, 24, 1, 2, 8, 0.5f, 0},            // odd Hkv; 3 keys over 8 splits: empty splits
-      {6, 3, 128, 1, 0, 16, -0.2f, 5},         // 1 key over 16 splits
-      {12, 4, 128, 1, 700, 32, 0.7f, 0},       // GQA 3
-      {32, 8, 64, 1, 2047, 1, 0.8f, 5},        // the real shape at 2048 keys
-      {32, 8, 64, 1, 2047, 16, 0.8f, 5},
-      {4, 2, 128, 1, 2047, 4, -0.7f, 0, 0, 3},
-      {2, 1, 16, 1, 63, 3, 0.1f, 5},           // one pair
-  };
-  for (const auto& s : cases) check_case(s);
+  for (const auto& s : test::attention_decode_cases()) check_case(s);
 }
 
 TEST_CASE("diff_attention: prefill (T > 1) with and without a cache offset") {
-  const Shape cases[] = {
-      {8, 4, 64, 64, 0, 1, 0.85f, 0},
-      {8, 8, 16, 37, 0, 1, -0.3f, 5, 5, 0},
-      {6, 3, 24, 17, 300, 1, 0.4f, 0, 0, 24},
-      {4, 1, 128, 64, 1984, 1, 0.75f, 5},  // 2048 keys at the last row
-      {8, 2, 64, 16, 100, 4, -0.5f, 0},    // prefill rows also split
-      {12, 6, 16, 9, 5, 7, 0.2f, 5},
-  };
-  for (const auto& s : cases) check_case(s);
+  for (const auto& s : test::attention_prefill_cases()) check_case(s);
 }
 
 TEST_CASE("diff_attention: one recorded sequence replayed at other positions (pos0 from a host-visible buffer)") {
@@ -204,11 +175,11 @@ TEST_CASE("diff_attention: the test can fail (wrong references are far off)") {
   // The same GPU output against references with one deliberate mistake each: every one must be far
   // outside the 1e-10 tolerance used above, so the comparison really discriminates.
   auto far = [](const Result& r, const std::vector<double>& ref) { return test::compare(r.got, ref).nmse; };
-  for (const Shape& s : {Shape{8, 4, 64, 5, 20, 1, 0.7f, 5}, Shape{8, 2, 24, 1, 9, 4, -0.4f, 0}}) {
+  for (const Shape& s : test::attention_can_fail_cases()) {
     for (auto kernel : kernels_for(s)) run_op(s, kernel, [&](const Result& r, uint32_t pos0) {
       INFO("kernel " << std::string(ops::diff_attention_kernel_name(kernel)) << " H=" << s.H << " Hkv=" << s.Hkv << " d=" << s.d
                      << " T=" << s.T << " pos0=" << pos0);
-      double li = lambda_init_for(s.layer), wrong_li = lambda_init_for(s.layer == 0 ? 5 : 0);
+      double li = test::attention_lambda_init(s.layer), wrong_li = test::attention_lambda_init(s.layer == 0 ? 5 : 0);
       double good = far(r, reference(s, r, pos0, li));
       CHECK(good <= 1e-10);
       CHECK(far(r, reference(s, r, pos0, li, /*interleaved=*/true)) > 1e-2);
