@@ -64,7 +64,12 @@ void record_two_pass_attention(vk::Recorder& rec, const TwoPassAttentionArgs& a,
   const uint32_t ldi = a.H * a.d;  // row stride of each map's output: H/2 heads x 2d
   const uint32_t rw = attention_rows_workgroup(caps, a.d);
   const bool texel = rw && attention_rows_texel(caps, a.q, a.ldq, a.k_cache, a.v_cache);
-  const uint32_t P = rw ? attention_pairs_per_invocation(a.T, a.H, a.Hkv) : 1;  // as the fused kernel's
+  // Heads per invocation: as the fused kernel's on the same shape (the two differ only in fusion).
+  uint32_t P = 1;
+  if (rw) {
+    const AttentionShape shape{a.T, a.H, a.Hkv, a.d, n_split, uint32_t(a.k_cache.size / (uint64_t(a.Hkv) * a.d * 4))};
+    P = attention_pairs_per_invocation(caps, shape, diff_attention_kernel(caps, shape));
+  }
   const auto& attn = rw ? rec.device().kernel({texel ? "softmax_attention_rows_texel" : "softmax_attention_rows",
                                                {rw, a.d, c.kb, P}, 6, sizeof(AttnPush), 0, texel ? 0xeu : 0u})
                         : rec.device().kernel({"softmax_attention", {c.wg, a.d, c.kb}, 6, sizeof(AttnPush)});
@@ -76,7 +81,7 @@ void record_two_pass_attention(vk::Recorder& rec, const TwoPassAttentionArgs& a,
     vk::BufferSlice part = n_split > 1 ? a.scratch.sub(map ? l.p2 : l.p1, l.part_bytes) : o[map];
     const std::vector<vk::Binding> bindings{vk::in(a.params),  vk::in(a.q),       vk::in(a.k_cache),
                                             vk::in(a.v_cache), vk::out(o[map]), vk::out(part)};
-    if (rw) rec.dispatch(attn, bindings, p, (a.H / 2 / P * n_split + rw - 1) / rw, a.T, 1, label);
+    if (rw) rec.dispatch(attn, bindings, p, attention_rows_groups(uint64_t(a.T) * (a.H / 2 / P) * n_split, rw, label), 1, 1, label);
     else rec.dispatch(attn, bindings, p, a.T, a.H / 2, n_split, label);
     if (n_split > 1 && rw)
       record_attention_reduce_rows(rec, {.layout = AttentionPartials::softmax, .partials = part, .out = o[map], .ldo = ldi,

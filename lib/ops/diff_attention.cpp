@@ -24,10 +24,11 @@ constexpr uint32_t kTwoPhaseMaxRows = 4;
 
 }  // namespace
 
-uint32_t attention_pairs_per_invocation(uint32_t T, uint32_t H, uint32_t Hkv) {
+namespace {
+// The largest P <= limit dividing H/2 such that each aligned block of P pairs uses the same two KV heads.
+uint32_t sharing_pairs(uint32_t H, uint32_t Hkv, uint32_t limit) {
   const uint32_t H2 = H / 2, group = H / std::max<uint32_t>(1, Hkv);
-  if (T > kTwoPhaseMaxRows) return 1;
-  for (uint32_t P = 8; P > 1; --P) {
+  for (uint32_t P = limit; P > 1; --P) {
     if (H2 % P) continue;
     bool shared = true;
     for (uint32_t i = 0; i < H2 && shared; i += P)
@@ -35,6 +36,23 @@ uint32_t attention_pairs_per_invocation(uint32_t T, uint32_t H, uint32_t Hkv) {
     if (shared) return P;
   }
   return 1;
+}
+}  // namespace
+
+uint32_t attention_pairs_per_invocation(const vk::Capabilities& caps, const AttentionShape& s, DiffAttentionKernel kind) {
+  switch (kind) {
+    case DiffAttentionKernel::rows_two_phase: return sharing_pairs(s.H, s.Hkv, 8);
+    case DiffAttentionKernel::rows: {
+      // The one-pass kernel holds two accumulators per pair: beyond 2 pairs the spills cost more than
+      // the shared fetches save (T 512: P 1 90.7 ms, P 2 68.7 ms, P 4 139 ms); and with fewer
+      // invocations than two SIMD batches per thread, one pair per lane is faster.
+      const uint32_t P = sharing_pairs(s.H, s.Hkv, 2);
+      const uint32_t rw = attention_rows_workgroup(caps, s.d);
+      const uint64_t invocations = uint64_t(s.T) * (s.H / 2 / P) * std::max<uint32_t>(1, s.n_split);
+      return invocations >= 2ull * rw * std::max<uint32_t>(1, caps.cpu_threads) ? P : 1;
+    }
+    default: return 1;
+  }
 }
 
 namespace {
@@ -96,7 +114,7 @@ DiffAttentionKernel diff_attention_kernel(const vk::Capabilities& caps, const At
   // The two-phase kernel's invocations each take a block of P pairs; with fewer of them than one full
   // SIMD batch per thread, the one-pass kernel's finer grain wins (measured: 2k keys, 1 split, P = 4:
   // 2.0 ms two-phase vs 1.1-1.4 ms one-pass).
-  const uint64_t invocations = uint64_t(s.T) * (s.H / 2 / attention_pairs_per_invocation(s.T, s.H, s.Hkv)) * n_split;
+  const uint64_t invocations = uint64_t(s.T) * (s.H / 2 / sharing_pairs(s.H, s.Hkv, 8)) * n_split;
   const bool parallel = invocations >= uint64_t(rw) * std::max<uint32_t>(1, caps.cpu_threads);
   return two_phase && parallel && s.T <= kTwoPhaseMaxRows ? DiffAttentionKernel::rows_two_phase : DiffAttentionKernel::rows;
 }
@@ -104,7 +122,7 @@ DiffAttentionKernel diff_attention_kernel(const vk::Capabilities& caps, const At
 uint32_t diff_attention_decode_splits(const vk::Capabilities& caps, uint32_t H, uint32_t Hkv, uint32_t d, uint32_t ctx) {
   const uint32_t rw = attention_rows_workgroup(caps, d);
   if (!rw) return std::clamp<uint32_t>(ctx / 512, 1, 16);
-  const uint32_t blocks = std::max<uint32_t>(1, H / 2 / attention_pairs_per_invocation(1, H, Hkv));
+  const uint32_t blocks = std::max<uint32_t>(1, H / 2 / sharing_pairs(H, Hkv, 8));
   const uint32_t want = 2 * rw * std::max<uint32_t>(1, caps.cpu_threads);
   return std::clamp<uint32_t>((want + blocks - 1) / blocks, 1, 16);
 }
@@ -121,6 +139,13 @@ const char* diff_attention_kernel_name(DiffAttentionKernel k) {
 
 uint64_t diff_attention_scratch_bytes(const vk::Capabilities& caps, const AttentionShape& s, DiffAttentionKernel want) {
   return scratch_layout(caps, s.T, s.H, s.d, std::max<uint32_t>(1, s.n_split), s.ctx, diff_attention_kernel(caps, s, want)).total;
+}
+
+uint32_t attention_rows_groups(uint64_t invocations, uint32_t workgroup, std::string_view label) {
+  const uint64_t groups = (invocations + workgroup - 1) / workgroup;
+  if (groups > 65535)  // Vulkan's minimum maxComputeWorkGroupCount[0]
+    fail(Status::unsupported, "{}: {} attention invocations exceed one dispatch; use a smaller batch", label, invocations);
+  return uint32_t(groups);
 }
 
 bool diff_attention_supported(const vk::Capabilities& caps, uint32_t d) {
@@ -142,7 +167,8 @@ void record_diff_attention(vk::Recorder& rec, const DiffAttentionArgs& a, std::s
   AttentionConfig c = attention_config(caps);
   Push p{a.T, a.H, a.Hkv, a.ldq, a.ldo, std::max<uint32_t>(1, a.n_split), a.lambda, 1.0f - a.lambda_init, a.eps,
          float(1.0 / std::sqrt(double(a.d))), ctx};
-  const auto kind = diff_attention_kernel(caps, {a.T, a.H, a.Hkv, a.d, p.n_split, ctx}, a.kernel);
+  const AttentionShape shape{a.T, a.H, a.Hkv, a.d, p.n_split, ctx};
+  const auto kind = diff_attention_kernel(caps, shape, a.kernel);
   const ScratchLayout l = scratch_layout(caps, a.T, a.H, a.d, p.n_split, ctx, kind);
   if (a.scratch.size < l.total)
     fail(Status::internal, "{}: scratch of {} bytes, {} needed", label, a.scratch.size, l.total);
@@ -157,22 +183,22 @@ void record_diff_attention(vk::Recorder& rec, const DiffAttentionArgs& a, std::s
     const uint32_t rw = attention_rows_workgroup(caps, a.d);
     const bool texel = attention_rows_texel(caps, a.q, a.ldq, a.k_cache, a.v_cache);
     auto shader = [&](const char* name) { return fmt::format("{}{}", name, texel ? "_texel" : ""); };
-    uint32_t groups = (H2 * p.n_split + rw - 1) / rw;
+    // Invocations numbered across rows: (row, block of P pairs, split).
+    const uint32_t P = attention_pairs_per_invocation(caps, shape, kind);
+    const uint32_t groups = attention_rows_groups(uint64_t(a.T) * (H2 / P) * p.n_split, rw, label);
     if (kind == DiffAttentionKernel::rows) {
-      const auto& k = rec.device().kernel({shader("diff_attention_rows"), {rw, a.d, c.kb}, 6, sizeof(Push), 0, texel ? 0xeu : 0u});
+      const auto& k = rec.device().kernel({shader("diff_attention_rows"), {rw, a.d, c.kb, P}, 6, sizeof(Push), 0, texel ? 0xeu : 0u});
       rec.dispatch(k, {vk::in(a.params), vk::in(a.q), vk::in(a.k_cache), vk::in(a.v_cache), vk::out(a.out), vk::out(partials)},
-                   p, groups, a.T, 1, label);
+                   p, groups, 1, 1, label);
     } else {
       const vk::BufferSlice scores = a.scratch.sub(l.scores, l.score_bytes), stats = a.scratch.sub(l.stats, l.stat_bytes);
-      const uint32_t P = attention_pairs_per_invocation(a.T, a.H, a.Hkv);
-      groups = (H2 / P * p.n_split + rw - 1) / rw;
       const auto& k1 = rec.device().kernel({shader("diff_attention_scores_rows"), {rw, a.d, c.kb, P}, 6, sizeof(Push), 0, texel ? 0xeu : 0u});
       rec.dispatch(k1, {vk::in(a.params), vk::in(a.q), vk::in(a.k_cache), vk::in(a.v_cache), vk::out(scores), vk::out(stats)},
-                   p, groups, a.T, 1, label);
+                   p, groups, 1, 1, label);
       const auto& k2 = rec.device().kernel({shader("diff_attention_values_rows"), {rw, a.d, c.kb, P}, 8, sizeof(Push), 0, texel ? 0xeu : 0u});
       rec.dispatch(k2, {vk::in(a.params), vk::in(a.q), vk::in(a.k_cache), vk::in(a.v_cache), vk::out(a.out), vk::out(partials),
                         vk::in(scores), vk::in(stats)},
-                   p, groups, a.T, 1, label);
+                   p, groups, 1, 1, label);
     }
   }
   if (p.n_split > 1 && kind == DiffAttentionKernel::workgroup) {

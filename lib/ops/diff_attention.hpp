@@ -32,6 +32,8 @@ struct AttentionConfig {
 };
 AttentionConfig attention_config(const vk::Capabilities& caps);
 uint32_t attention_rows_workgroup(const vk::Capabilities& caps, uint32_t d);
+// Workgroups of a row-kernel dispatch over `invocations` numbered across query rows (fails past 65535).
+uint32_t attention_rows_groups(uint64_t invocations, uint32_t workgroup, std::string_view label);
 // Whether the row kernels can read Q, K and V as uniform texel buffers of uvec4 (the *_rows_texel
 // variants; much faster on lavapipe): whole texels within the device's limits, aligned offsets,
 // ldq % 4 == 0. Both the fused kernel and the two-pass baseline use the same rule.
@@ -50,10 +52,11 @@ struct AttentionShape {
 DiffAttentionKernel diff_attention_kernel(const vk::Capabilities& caps, const AttentionShape& s,
                                           DiffAttentionKernel want = DiffAttentionKernel::automatic);
 const char* diff_attention_kernel_name(DiffAttentionKernel k);
-// Head pairs one invocation of the CPU-device decode kernels handles (the fused two-phase kernel's, and
-// the two-pass baseline's, alike): the largest P <= 8 dividing H/2 such that each aligned block of P
-// pairs uses the same two KV heads (GQA), so a K or V row fetched serves P pairs; 1 for T > 4.
-uint32_t attention_pairs_per_invocation(uint32_t T, uint32_t H, uint32_t Hkv);
+// Head pairs one invocation of a CPU-device row kernel handles: P pairs whose aligned block uses the same
+// two KV heads (GQA), so a K or V row fetched serves P pairs. Two-phase kernel: up to 8; one-pass: up to
+// 2, and 1 when that leaves too few invocations. The two-pass baseline uses the P of the fused kernel
+// that would run on the same shape.
+uint32_t attention_pairs_per_invocation(const vk::Capabilities& caps, const AttentionShape& s, DiffAttentionKernel kind);
 // Key splits for single-row decode over a cache of ctx rows: on CPU devices enough (head-pair block,
 // split) invocations to fill every thread's SIMD lanes twice; on GPUs one split per 512 rows; 1..16.
 uint32_t diff_attention_decode_splits(const vk::Capabilities& caps, uint32_t H, uint32_t Hkv, uint32_t d, uint32_t ctx);

@@ -40,12 +40,13 @@ struct Item {
   uint begin, end;     // this split's keys
 };
 
-// False for the invocations past the last (block, split) of a row.
+// False for the invocations past the last (row, block, split). Invocations are numbered across query
+// rows (blocks * n_split may be fewer than a SIMD batch). Dispatch: x = ceil(T * H/2 / P * n_split / wg).
 bool item(out Item it) {
-  const uint H2 = p.H / 2u, blocks = H2 / P;
-  const uint j = gl_GlobalInvocationID.x;
-  if (j >= blocks * p.n_split) return false;
-  it.t = gl_WorkGroupID.y;
+  const uint H2 = p.H / 2u, blocks = H2 / P, per_row = blocks * p.n_split;
+  const uint j = gl_GlobalInvocationID.x % per_row;
+  it.t = gl_GlobalInvocationID.x / per_row;
+  if (it.t >= p.T) return false;
   it.i = (j % blocks) * P;
   it.s = j / blocks;
   const uint group = p.H / p.Hkv;

@@ -5,15 +5,15 @@
 // implementations (caps.cpu_quirks): diff_attention_rows.comp with one map — one invocation per
 // (query row t, block of P heads q_head0 + i .., key split s), q, the online softmax and the 2d
 // accumulator in registers, the rows k_g(h), v_g(i), v_g(i+H/2) of each visible key read once as
-// vec4s (D % 4 == 0) and used for all P heads of the block (which share them: GQA, P > 1 for
-// decode-sized T, as the fused kernel's decode passes). Same lane order as diff_attention_rows.comp,
+// vec4s (D % 4 == 0) and used for all P heads of the block (which share them: GQA; P as the fused
+// kernel's on the same shape). Same lane order as diff_attention_rows.comp,
 // same output and partials layout as softmax_attention.comp (its reduce merges these); inner loops
 // unrolled for the same reasons.
-// Dispatch: x = ceil(H/2 / P * n_split / workgroup size), y = T.
+// Dispatch: x = ceil(T * H/2 / P * n_split / workgroup size).
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint D = 64;   // head_dim, a multiple of 4
 layout(constant_id = 2) const uint KB = 32;  // unused (same constants as softmax_attention.comp)
-layout(constant_id = 3) const uint P = 1;    // heads per invocation sharing their K and V rows (decode)
+layout(constant_id = 3) const uint P = 1;    // heads per invocation sharing their K and V rows
 
 layout(binding = 0) readonly buffer Params { uint pos0; } params;
 #include "attention_rows_io.glsl"
@@ -31,9 +31,10 @@ const float NEG_BIG = -1.0e30;
 
 void main() {
   const uint H2 = p.H / 2u, blocks = H2 / P;
-  const uint j = gl_GlobalInvocationID.x;
-  if (j >= blocks * p.n_split) return;
-  const uint t = gl_WorkGroupID.y, i = (j % blocks) * P, s = j / blocks;
+  // Invocations are numbered across query rows (blocks * n_split may be fewer than a SIMD batch).
+  const uint per_row = blocks * p.n_split, j = gl_GlobalInvocationID.x % per_row;
+  const uint t = gl_GlobalInvocationID.x / per_row, i = (j % blocks) * P, s = j / blocks;
+  if (t >= p.T) return;
   const uint group = p.H / p.Hkv;
   const uint h = p.q_head0 + i;
   const uint gk = h / group;                         // key head of the block's query heads
