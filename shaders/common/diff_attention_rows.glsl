@@ -33,14 +33,12 @@ const uint D4 = D / 4u;
 const uint C = 2u * D;
 const float NEG_BIG = -1.0e30;
 
+#include "attention_rows_item.glsl"
+
 void main() {
-  const uint H2 = p.H / 2u, blocks = H2 / P;
-  // Invocations are numbered across query rows (blocks * n_split may be fewer than a SIMD batch).
-  const uint per_row = blocks * p.n_split, j = gl_GlobalInvocationID.x % per_row;
-  const uint t = gl_GlobalInvocationID.x / per_row, i = (j % blocks) * P, s = j / blocks;
-  if (t >= p.T) return;
-  const uint group = p.H / p.Hkv;
-  const uint g1 = i / group, g2 = (i + H2) / group;  // shared by the block's P pairs
+  Item it;
+  if (!item(it)) return;
+  const uint H2 = p.H / 2u, t = it.t, i = it.i, s = it.s;
   const uint kvs = p.Hkv * D4;  // KV cache row stride in vec4s
 
   // The loops over D4 have trip counts fixed at specialisation and are unrolled ([[unroll]]), so the
@@ -61,13 +59,8 @@ void main() {
     l1[u] = l2[u] = 0.0;
   }
 
-  // Causal with the cache offset: row t sees keys 0 .. pos0 + t; split s takes one chunk of them.
-  const uint kv_len = params.pos0 + t + 1u;
-  const uint chunk = (kv_len + p.n_split - 1u) / p.n_split;
-  const uint begin = min(kv_len, s * chunk);
-  const uint end = min(kv_len, begin + chunk);
-  for (uint key = begin; key < end; ++key) {
-    const uint r1 = key * kvs + g1 * D4, r2 = key * kvs + g2 * D4;
+  for (uint key = it.begin; key < it.end; ++key) {
+    const uint r1 = key * kvs + it.r1, r2 = key * kvs + it.r2;
     vec4 k1[D4], k2[D4];
     [[unroll]] for (uint c = 0; c < D4; ++c) {
       k1[c] = load_k4(r1 + c);

@@ -29,16 +29,14 @@ const uint D4 = D / 4u;
 const uint C = 2u * D;
 const float NEG_BIG = -1.0e30;
 
+#include "attention_rows_item.glsl"
+
 void main() {
-  const uint H2 = p.H / 2u, blocks = H2 / P;
-  // Invocations are numbered across query rows (blocks * n_split may be fewer than a SIMD batch).
-  const uint per_row = blocks * p.n_split, j = gl_GlobalInvocationID.x % per_row;
-  const uint t = gl_GlobalInvocationID.x / per_row, i = (j % blocks) * P, s = j / blocks;
-  if (t >= p.T) return;
-  const uint group = p.H / p.Hkv;
+  Item it;  // it.r1, it.r2: the two value heads of the block's V~
+  if (!item(it)) return;
+  const uint H2 = p.H / 2u, t = it.t, i = it.i, s = it.s;
   const uint h = p.q_head0 + i;
-  const uint gk = h / group;                         // key head of the block's query heads
-  const uint ga = i / group, gb = (i + H2) / group;  // the two value heads of their V~
+  const uint gk = h / (p.H / p.Hkv);  // key head of the block's query heads
   const uint kvs = p.Hkv * D4;
 
   vec4 qv[P * D4], a[P * 2u * D4];  // head u of the block: qv[u * D4 ..], a[u * 2 D4 ..]
@@ -51,12 +49,8 @@ void main() {
     l[u] = 0.0;
   }
 
-  const uint kv_len = params.pos0 + t + 1u;
-  const uint chunk = (kv_len + p.n_split - 1u) / p.n_split;
-  const uint begin = min(kv_len, s * chunk);
-  const uint end = min(kv_len, begin + chunk);
-  for (uint key = begin; key < end; ++key) {
-    const uint rk = key * kvs + gk * D4, ra = key * kvs + ga * D4, rb = key * kvs + gb * D4;
+  for (uint key = it.begin; key < it.end; ++key) {
+    const uint rk = key * kvs + gk * D4, ra = key * kvs + it.r1, rb = key * kvs + it.r2;
     vec4 k[D4];
     [[unroll]] for (uint c = 0; c < D4; ++c) k[c] = load_k4(rk + c);
     float f[P], pk[P];
