@@ -67,7 +67,7 @@ void record_two_pass_attention(vk::Recorder& rec, const TwoPassAttentionArgs& a,
   // Heads per invocation: as the fused kernel's on the same shape (the two differ only in fusion).
   uint32_t P = 1;
   if (rw) {
-    const AttentionShape shape{a.T, a.H, a.Hkv, a.d, n_split, uint32_t(a.k_cache.size / (uint64_t(a.Hkv) * a.d * 4))};
+    const AttentionShape shape{a.T, a.H, a.Hkv, a.d, n_split, kv_cache_rows(a.k_cache, a.Hkv, a.d, label)};
     P = attention_pairs_per_invocation(caps, shape, diff_attention_kernel(caps, shape));
   }
   const auto& attn = rw ? rec.device().kernel({texel ? "softmax_attention_rows_texel" : "softmax_attention_rows",

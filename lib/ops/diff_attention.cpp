@@ -22,9 +22,6 @@ constexpr uint32_t kMaxKeysPerSplit = 60000;
 // Query rows up to which the two-phase kernel is used: its scores take T x ctx x H/2 x 8 bytes.
 constexpr uint32_t kTwoPhaseMaxRows = 4;
 
-}  // namespace
-
-namespace {
 // The largest P <= limit dividing H/2 such that each aligned block of P pairs uses the same two KV heads.
 uint32_t sharing_pairs(uint32_t H, uint32_t Hkv, uint32_t limit) {
   const uint32_t H2 = H / 2, group = H / std::max<uint32_t>(1, Hkv);
@@ -37,6 +34,12 @@ uint32_t sharing_pairs(uint32_t H, uint32_t Hkv, uint32_t limit) {
   }
   return 1;
 }
+
+// Whether `invocations` of a row kernel give every CPU thread at least `batches` full SIMD batches.
+bool fills_threads(const vk::Capabilities& caps, uint64_t invocations, uint32_t rw, uint32_t batches) {
+  return invocations >= uint64_t(batches) * rw * std::max<uint32_t>(1, caps.cpu_threads);
+}
+
 }  // namespace
 
 uint32_t attention_pairs_per_invocation(const vk::Capabilities& caps, const AttentionShape& s, DiffAttentionKernel kind) {
@@ -49,7 +52,7 @@ uint32_t attention_pairs_per_invocation(const vk::Capabilities& caps, const Atte
       const uint32_t P = sharing_pairs(s.H, s.Hkv, 2);
       const uint32_t rw = attention_rows_workgroup(caps, s.d);
       const uint64_t invocations = uint64_t(s.T) * (s.H / 2 / P) * std::max<uint32_t>(1, s.n_split);
-      return invocations >= 2ull * rw * std::max<uint32_t>(1, caps.cpu_threads) ? P : 1;
+      return fills_threads(caps, invocations, rw, 2) ? P : 1;
     }
     default: return 1;
   }
@@ -115,8 +118,7 @@ DiffAttentionKernel diff_attention_kernel(const vk::Capabilities& caps, const At
   // SIMD batch per thread, the one-pass kernel's finer grain wins (measured: 2k keys, 1 split, P = 4:
   // 2.0 ms two-phase vs 1.1-1.4 ms one-pass).
   const uint64_t invocations = uint64_t(s.T) * (s.H / 2 / sharing_pairs(s.H, s.Hkv, 8)) * n_split;
-  const bool parallel = invocations >= uint64_t(rw) * std::max<uint32_t>(1, caps.cpu_threads);
-  return two_phase && parallel && s.T <= kTwoPhaseMaxRows ? DiffAttentionKernel::rows_two_phase : DiffAttentionKernel::rows;
+  return two_phase && fills_threads(caps, invocations, rw, 1) && s.T <= kTwoPhaseMaxRows ? DiffAttentionKernel::rows_two_phase : DiffAttentionKernel::rows;
 }
 
 uint32_t diff_attention_decode_splits(const vk::Capabilities& caps, uint32_t H, uint32_t Hkv, uint32_t d, uint32_t ctx) {
@@ -141,6 +143,13 @@ uint64_t diff_attention_scratch_bytes(const vk::Capabilities& caps, const Attent
   return scratch_layout(caps, s.T, s.H, s.d, std::max<uint32_t>(1, s.n_split), s.ctx, diff_attention_kernel(caps, s, want)).total;
 }
 
+uint32_t kv_cache_rows(const vk::BufferSlice& k_cache, uint32_t Hkv, uint32_t d, std::string_view label) {
+  const uint64_t row = uint64_t(Hkv) * d * 4;
+  if (row == 0 || k_cache.size % row)
+    fail(Status::internal, "{}: KV cache of {} bytes is not whole rows of {} heads x {}", label, k_cache.size, Hkv, d);
+  return uint32_t(k_cache.size / row);
+}
+
 uint32_t attention_rows_groups(uint64_t invocations, uint32_t workgroup, std::string_view label) {
   const uint64_t groups = (invocations + workgroup - 1) / workgroup;
   if (groups > 65535)  // Vulkan's minimum maxComputeWorkGroupCount[0]
@@ -161,9 +170,7 @@ void record_diff_attention(vk::Recorder& rec, const DiffAttentionArgs& a, std::s
          caps.max_shared_memory);
   if (a.H % 2 || a.Hkv == 0 || a.H % a.Hkv)
     fail(Status::internal, "{}: {} heads / {} kv heads", label, a.H, a.Hkv);
-  if (a.Hkv * a.d == 0 || a.k_cache.size % (uint64_t(a.Hkv) * a.d * 4))
-    fail(Status::internal, "{}: KV cache of {} bytes is not whole rows of {} heads x {}", label, a.k_cache.size, a.Hkv, a.d);
-  const uint32_t ctx = uint32_t(a.k_cache.size / (uint64_t(a.Hkv) * a.d * 4));
+  const uint32_t ctx = kv_cache_rows(a.k_cache, a.Hkv, a.d, label);
   AttentionConfig c = attention_config(caps);
   Push p{a.T, a.H, a.Hkv, a.ldq, a.ldo, std::max<uint32_t>(1, a.n_split), a.lambda, 1.0f - a.lambda_init, a.eps,
          float(1.0 / std::sqrt(double(a.d))), ctx};

@@ -32,6 +32,8 @@ struct AttentionConfig {
 };
 AttentionConfig attention_config(const vk::Capabilities& caps);
 uint32_t attention_rows_workgroup(const vk::Capabilities& caps, uint32_t d);
+// Rows of a KV cache slice of Hkv heads x d floats per row (fails unless whole rows).
+uint32_t kv_cache_rows(const vk::BufferSlice& k_cache, uint32_t Hkv, uint32_t d, std::string_view label);
 // Workgroups of a row-kernel dispatch over `invocations` numbered across query rows (fails past 65535).
 uint32_t attention_rows_groups(uint64_t invocations, uint32_t workgroup, std::string_view label);
 // Whether the row kernels can read Q, K and V as uniform texel buffers of uvec4 (the *_rows_texel
