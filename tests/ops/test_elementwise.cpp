@@ -91,15 +91,8 @@ TEST_CASE("elementwise: silu_mul, gelu_mul, add at sizes 1, 63, 1000, 100003") {
 
 TEST_CASE("elementwise: grid-stride loop when the workgroup count is capped") {
   // Force a tiny max workgroup count so each invocation handles many elements.
-  auto& dev = test::device();
-  struct Restore {
-    vk::Capabilities& c;
-    uint32_t saved;
-    ~Restore() { c.max_workgroup_count[0] = saved; }
-  };
-  auto& caps = dev.caps_for_testing();
-  Restore r{caps, caps.max_workgroup_count[0]};
-  caps.max_workgroup_count[0] = 7;
+  test::CapsOverride caps;
+  caps->max_workgroup_count[0] = 7;
   for (auto op : {ops::EltOp::silu_mul, ops::EltOp::gelu_mul, ops::EltOp::add}) check_op(op, 100003);
 }
 

@@ -16,12 +16,6 @@ namespace {
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
 
-struct RangeRestore {
-  vk::Capabilities& c;
-  uint64_t saved;
-  ~RangeRestore() { c.max_storage_buffer_range = saved; }
-};
-
 // Gathers `ids` (after `ids_offset` leading entries that must be ignored) from a V x hidden table and
 // checks every output bit. Returns the number of chunks the table was split into.
 size_t run_case(DType dt, uint32_t V, uint32_t hidden, const std::vector<int32_t>& ids, uint32_t ids_offset,
@@ -92,9 +86,8 @@ TEST_CASE("embedding: special values decode exactly (signed zero, f16 max / subn
 }
 
 TEST_CASE("embedding: tables split into many row chunks (small storage-buffer range)") {
-  auto& caps = test::device().caps_for_testing();
-  RangeRestore r{caps, caps.max_storage_buffer_range};
-  caps.max_storage_buffer_range = 4096;  // a 1000 x 67 table becomes 34..72 chunks
+  test::CapsOverride caps;
+  caps->max_storage_buffer_range = 4096;  // a 1000 x 67 table becomes 34..72 chunks
   for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
     auto ids = ids_for(1000, 9, 77);
     ids[3] = 29;  // around chunk boundaries (f16/bf16: 30 rows a chunk; f32: 14)

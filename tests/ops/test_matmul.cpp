@@ -96,14 +96,8 @@ TEST_CASE("matmul: odd K for matvec (scalar path) and bias + accumulate") {
 TEST_CASE("matmul: weights split into row chunks (small storage-buffer range)") {
   // 3000 x 2048 f32 = 24 MiB; with a forced 1 MiB binding limit this becomes many chunks.
   auto& dev = test::device();
-  struct Restore {
-    vk::Capabilities& c;
-    uint64_t saved;
-    ~Restore() { c.max_storage_buffer_range = saved; }
-  };
-  auto& caps = dev.caps_for_testing();
-  Restore r{caps, caps.max_storage_buffer_range};
-  caps.max_storage_buffer_range = 1 << 20;
+  test::CapsOverride caps;
+  caps->max_storage_buffer_range = 1 << 20;
   test::Buffers buf;
   uint32_t M = 3, N = 3000, K = 2048;
   auto x = test::random_floats(size_t(M) * K, 11);

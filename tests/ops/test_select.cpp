@@ -127,15 +127,9 @@ void check_top_k(std::span<const float> v, uint32_t k, uint32_t capacity = 0) {
 // Runs `body` with the CPU-device plan and then the GPU plan (both first-stage shapes on any device).
 template <typename F>
 void both_plans(F&& body) {
-  auto& caps = test::device().caps_for_testing();
-  const bool saved = caps.cpu_quirks;
-  struct Restore {
-    vk::Capabilities& c;
-    bool v;
-    ~Restore() { c.cpu_quirks = v; }
-  } restore{caps, saved};
+  test::CapsOverride caps;
   for (bool quirks : {false, true}) {
-    caps.cpu_quirks = quirks;
+    caps->cpu_quirks = quirks;
     body();
   }
 }

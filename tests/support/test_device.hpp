@@ -24,6 +24,22 @@ struct Buffers {
 };
 std::vector<float> read_f32(const vk::BufferSlice& s, size_t count);
 
+// The test device's capabilities, for a test to clamp or flip (forcing a fallback or another kernel
+// plan); all restored when this goes out of scope, also when a check throws.
+class CapsOverride {
+ public:
+  CapsOverride() : caps_(device().caps_for_testing()), saved_(caps_) {}
+  ~CapsOverride() { caps_ = saved_; }
+  CapsOverride(const CapsOverride&) = delete;
+  CapsOverride& operator=(const CapsOverride&) = delete;
+  vk::Capabilities* operator->() { return &caps_; }
+  vk::Capabilities& operator*() { return caps_; }
+
+ private:
+  vk::Capabilities& caps_;
+  const vk::Capabilities saved_;
+};
+
 std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f);
 
 // Normalized mean squared error sum((a-b)^2) / sum(b^2) and max absolute error, vs reference b.
