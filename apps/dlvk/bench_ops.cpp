@@ -210,7 +210,7 @@ void bench_matmul(Bench& b) {
   struct Shape {
     uint32_t N, K;
   };
-  const Shape shapes[] = {{2048, 2048}, {8192, 2048}, {2048, 8192}};  // q/o proj; gate/up; down
+  const Shape shapes[] = {{2048, 2048}, {8192, 2048}, {2048, 8192}, {32000, 512}};  // q/o proj; gate/up; down; S lm_head
   struct Format {
     DType dt;
     ops::Quant quant;

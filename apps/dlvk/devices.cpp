@@ -60,6 +60,8 @@ nlohmann::ordered_json caps_json(const dlvk::vk::Capabilities& c) {
       {"memory_heaps", heaps},
       {"unified_memory", c.unified_memory},
       {"cpu_quirks", c.cpu_quirks},
+      {"host_cpu_vendor", c.host_cpu_vendor},
+      {"cpu_matvec_split_k", c.cpu_matvec_split_k},
   };
 }
 
@@ -86,6 +88,9 @@ void print_caps(const dlvk::vk::Capabilities& c) {
                 c.heaps[h].device_local ? ", device-local" : "");
   std::printf("  unified memory    %s\n", yes(c.unified_memory));
   std::printf("  CPU quirks        %s\n", c.cpu_quirks ? "on (kernels use CPU-friendly variants)" : "off");
+  if (c.cpu_quirks)
+    std::printf("  host CPU          %s: decode matmuls %s\n", c.host_cpu_vendor.c_str(),
+                c.cpu_matvec_split_k ? "split K across lanes" : "one weight row per lane");
 }
 
 void run(const Options& o) {

@@ -37,9 +37,10 @@ bool all_texel_bindable(const vk::Capabilities& caps, const MatmulArgs& a) {
 
 MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulArgs& a) {
   MatmulVariant v = a.variant;
-  // On CPU devices the kernels that stream weight rows per lane beat the cooperative ones at every M.
+  // On CPU devices the kernels that stream weight rows per lane beat the cooperative ones at every M;
+  // for decode, whether lanes split K instead is a per-host quirk.
   if (v == MatmulVariant::automatic) {
-    if (caps.cpu_quirks) v = a.M < 4 ? MatmulVariant::subgroup_k : MatmulVariant::rows;
+    if (caps.cpu_quirks) v = a.M < 4 && caps.cpu_matvec_split_k ? MatmulVariant::subgroup_k : MatmulVariant::rows;
     else v = a.M <= 2 ? MatmulVariant::matvec : MatmulVariant::tiled;
   }
   const bool subgroup_k_ok = all_texel_bindable(caps, a) && caps.subgroup_arithmetic && a.w->cols % 8 == 0 && a.ldx % 4 == 0;

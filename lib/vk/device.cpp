@@ -3,6 +3,9 @@
 #if defined(__linux__)
 #include <dlfcn.h>
 #endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include <algorithm>
 #include <cstdio>
@@ -15,6 +18,38 @@
 namespace dlvk::vk {
 
 namespace {
+
+// The host processor's vendor: CPU Vulkan implementations run on it, so their quirks follow it.
+std::string host_cpu_vendor() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(0, &eax, &ebx, &ecx, &edx)) {
+    char id[13] = {};
+    std::memcpy(id, &ebx, 4);
+    std::memcpy(id + 4, &edx, 4);
+    std::memcpy(id + 8, &ecx, 4);
+    if (std::strcmp(id, "GenuineIntel") == 0) return "Intel";
+    if (std::strcmp(id, "AuthenticAMD") == 0 || std::strcmp(id, "HygonGenuine") == 0) return "AMD";
+  }
+#endif
+  return "unknown";
+}
+
+// Per host-vendor quirk of CPU implementations: decode matmuls split K across lanes (subgroup_k) or
+// give each lane its own weight rows (rows). Measured with lavapipe (Mesa 22.3.6, LLVM 15, 2 cores),
+// `dlvk bench --synthetic SHAPE -p 0 -n 32`, tg t/s split K vs rows, same binary interleaved:
+//   AMD EPYC:                    M 30.1 vs 22.7, 1.24B 4.4-5.0 vs 2.9-3.3             -> split K
+//   Intel Xeon (480 MiB of L3):  S 42 vs 56, M 14.2 vs 17.5, 1.24B 3.2 vs 3.2,
+//                                q4_0 S 54 vs 63, M 17.4 vs 18.6                     -> rows
+// Other hosts keep split K, the first measured. $DLVK_CPU_MATVEC=split_k|rows overrides the table.
+bool cpu_matvec_split_k(const std::string& vendor) {
+  if (const char* v = std::getenv("DLVK_CPU_MATVEC"); v && *v) {
+    if (std::strcmp(v, "split_k") == 0) return true;
+    if (std::strcmp(v, "rows") == 0) return false;
+    fail(Status::invalid_argument, "DLVK_CPU_MATVEC='{}' is not a decode matmul kernel (known: split_k, rows)", v);
+  }
+  return vendor != "Intel";
+}
 
 bool env_flag(const char* name, bool fallback) {
   const char* v = std::getenv(name);
@@ -170,7 +205,10 @@ Capabilities query_caps(VkPhysicalDevice pd, const std::vector<std::string>& ext
   if (c.cpu_quirks) {
     const char* lp = std::getenv("LP_NUM_THREADS");
     c.cpu_threads = lp && std::atoi(lp) > 0 ? uint32_t(std::atoi(lp)) : std::max(1u, std::thread::hardware_concurrency());
+    c.host_cpu_vendor = host_cpu_vendor();
   }
+  // Read for every device, so a bad $DLVK_CPU_MATVEC is an error on any machine.
+  c.cpu_matvec_split_k = cpu_matvec_split_k(c.host_cpu_vendor) && c.cpu_quirks;
   return c;
 }
 

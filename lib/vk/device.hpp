@@ -62,6 +62,13 @@ struct Capabilities {
   // CPU implementations: the threads that run workgroups (this machine's hardware threads, or
   // $LP_NUM_THREADS for lavapipe); kernels keep at least a few workgroups per thread. 0 on GPUs.
   uint32_t cpu_threads = 0;
+  // CPU implementations: the host processor's vendor ("Intel", "AMD" from x86 CPUID; "unknown"
+  // elsewhere), the key of the per-vendor quirks below. Empty on GPUs.
+  std::string host_cpu_vendor;
+  // Quirk (CPU implementations): decode matmuls (M < 4) split K across a subgroup's lanes (ops'
+  // subgroup_k kernel) instead of giving each lane its own weight rows (rows kernel). Set from the
+  // host vendor (measurements in device.cpp); $DLVK_CPU_MATVEC=split_k|rows overrides.
+  bool cpu_matvec_split_k = false;
 
   std::string profile = "native";  // which profile clamped these values
 

@@ -53,4 +53,5 @@ TEST_CASE("cli: bad arguments") {
   expect_one_line_error(test::run_command(score + good + " --ids 99999999999"), {"out of range"});
   expect_one_line_error(test::run_command(score + good + " --ids 1,2,3,4,5 --ctx 4"), {"context"});
   expect_one_line_error(test::run_command(score + good + " --ids 1,2 --device 99"), {"device index"});
+  expect_one_line_error(test::run_command("env DLVK_CPU_MATVEC=fast " + score + good + " --ids 1,2"), {"DLVK_CPU_MATVEC"});
 }
