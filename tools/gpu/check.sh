@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine (see tools/gpu/pack.sh, which must have run here first): unpacks the Vulkan
+# loader and validation layer into a private prefix, lists the devices, runs the op and model tests on
+# the GPU with validation on, then the benchmarks the speed issue asks for. Everything goes to $OUT
+# (or ./gpu-out): devices.txt, tests.log, bench.jsonl (one JSON object per test), bench.log (the same as
+# text, with per-op GPU time), ops.log (kernel timings). Usage: bash tools/gpu/check.sh [quick]
+#   quick: the S shape instead of 1.24B and fewer repetitions (to try the kit itself on any machine).
+# $DLVK_PYTHON: a Python with NumPy for the golden data (default python3).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:-$PWD/gpu-out}
+mkdir -p "$out"
+[ -d .gpu/bin ] || { echo "check.sh: no .gpu/ (run tools/gpu/pack.sh here first, then carry .gpu)" >&2; exit 1; }
+prefix=/tmp/dlvk-gpu
+rm -rf "$prefix" && mkdir -p "$prefix"
+for f in .gpu/deb/*.deb; do dpkg -x "$f" "$prefix"; done
+export LD_LIBRARY_PATH="$PWD/.gpu/lib:$prefix/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export VK_LAYER_PATH="$prefix/usr/share/vulkan/explicit_layer.d"
+# NVIDIA's driver manifest where this workplace's machines keep it, unless the system has one.
+nv=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -f "$nv" ] && ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1; then
+  export VK_DRIVER_FILES="$nv"
+fi
+bin=$PWD/.gpu/bin
+quick=${1:-}
+shape=1.24B; reps=3; pp=512; tg=128
+[ "$quick" = quick ] && { shape=S; reps=1; pp=64; tg=16; }
+{
+  nvidia-smi --query-gpu=name,memory.total,clocks.max.memory --format=csv 2>/dev/null
+  "$bin/dlvk" devices
+} >"$out/devices.txt" 2>&1
+cat "$out/devices.txt"
+
+# Tests: the ctest environment by hand (no cmake there); golden data from the NumPy reference.
+export DLVK_VALIDATION=1 DLVK_TEST_DATA=/tmp/dlvk-testdata DLVK_SOURCE_DIR=$PWD DLVK_BIN=$bin/dlvk
+"${DLVK_PYTHON:-python3}" tools/reference/make_testdata.py "$DLVK_TEST_DATA" >/dev/null
+{
+  start=$SECONDS
+  timeout 240 "$bin/tests_ops"; echo "tests_ops exit $? ($((SECONDS - start)) s)"
+  start=$SECONDS
+  timeout 120 "$bin/tests_model"; echo "tests_model exit $? ($((SECONDS - start)) s)"
+} >"$out/tests.log" 2>&1
+unset DLVK_VALIDATION
+grep -E "exit|test cases|assertions" "$out/tests.log"
+
+# Speed: llama-bench's fields (pp512 / tg128) for f16 and q8_0, then per-op GPU time, then kernels.
+: >"$out/bench.jsonl"
+for q in none q8_0; do
+  quant=(); [ "$q" = none ] || quant=(--quant "$q")
+  timeout 150 "$bin/dlvk" bench --synthetic "$shape" -p "$pp" -n "$tg" -r "$reps" "${quant[@]}" --json >>"$out/bench.jsonl" 2>>"$out/bench.log"
+done
+timeout 120 "$bin/dlvk" bench --synthetic "$shape" -p "$pp" -n "$tg" -r 1 --profile >>"$out/bench.log" 2>&1
+cat "$out/bench.jsonl"
+timeout 120 "$bin/dlvk" bench ops -r 10 >"$out/ops.log" 2>&1
+tail -n 5 "$out/ops.log"
