@@ -80,8 +80,16 @@ void main() {
     for (uint j = 0; j < NCOLS; ++j)
       for (uint r = 0; r < XROWS; ++r) partial[j * XROWS + r] = acc[j][r];
     [[dont_unroll]] for (uint i = 0; i < NCOLS * XROWS; ++i) {
-      const float v = subgroupAdd(partial[i]);
       const uint n = n0 + i / XROWS, m = m0 + i % XROWS;
+      if (glu()) {
+        // Gate/up rows in groups of glu_group, whole within the block (the host checks that NCOLS is a
+        // multiple of 2 glu_group): an up row is stored with its gate, glu_group columns earlier.
+        if (((n / p.glu_group) & 1u) != 0u) continue;
+        const float g = subgroupAdd(partial[i]), u = subgroupAdd(partial[i + p.glu_group * XROWS]);
+        if (lane == i % gl_SubgroupSize && n < p.N && m < p.M) store_glu(m, n, g, u);
+        continue;
+      }
+      const float v = subgroupAdd(partial[i]);
       if (lane == i % gl_SubgroupSize && n < p.N && m < p.M) store_y(m, n, v);
     }
   }

@@ -1,9 +1,12 @@
 #version 450
 // Y[m, y_col0 + n] (+)= W[n, :] . X[m, :] + bias  for small M (decode): workgroup (row block, m)
 // computes ROWS outputs; invocations split K and reduce with subgroupAdd when the device has
-// subgroup arithmetic (any subgroup size), else with a shared-memory tree.
+// subgroup arithmetic (any subgroup size), else with a shared-memory tree. GLU (flags, ROWS == 2): the
+// rows are an interleaved gate/up projection (groups of glu_group, activation.glsl) and workgroup x
+// computes output column x = act(gate row) * up row.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_arithmetic : enable
+#include "activation.glsl"
 #include "weights.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -21,6 +24,9 @@ layout(push_constant) uniform Push {
   uint M, N, K;
   uint ldx, ldy;
   uint y_col0;
+  uint flags;      // 4: GLU with SiLU, 8: GLU with GELU (bias and accumulate are specialized)
+  float norm_eps;  // (CPU-device kernels only)
+  uint glu_group;
 } p;
 
 DEFINE_WEIGHT_LOADER_N(load_w, w, WDT, p.N * p.K)
@@ -30,7 +36,10 @@ shared float red[gl_WorkGroupSize.x * ROWS];
 void main() {
   const uint tid = gl_LocalInvocationID.x;
   const uint WG = gl_WorkGroupSize.x;
-  const uint n0 = gl_WorkGroupID.x * ROWS;
+  const bool glu = (p.flags & 12u) != 0u;
+  // Row r of this workgroup is n0 + r * row_step: adjacent rows, or a gate row and its up row.
+  const uint n0 = glu ? glu_gate_row(gl_WorkGroupID.x, p.glu_group) : gl_WorkGroupID.x * ROWS;
+  const uint row_step = glu ? p.glu_group : 1u;
   const uint m = gl_WorkGroupID.y;
   const uint xb = m * p.ldx;
 
@@ -41,7 +50,7 @@ void main() {
     for (uint k = 2u * tid; k < p.K; k += 2u * WG) {
       vec2 xv = vec2(x[xb + k], x[xb + k + 1u]);
       for (uint r = 0; r < ROWS; ++r) {
-        uint n = n0 + r;
+        uint n = n0 + r * row_step;
         if (n < p.N) sum[r] += dot(load_w2(n * p.K + k), xv);
       }
     }
@@ -49,7 +58,7 @@ void main() {
     for (uint k = tid; k < p.K; k += WG) {
       float xv = x[xb + k];
       for (uint r = 0; r < ROWS; ++r) {
-        uint n = n0 + r;
+        uint n = n0 + r * row_step;
         if (n < p.N) sum[r] += load_w(n * p.K + k) * xv;
       }
     }
@@ -76,6 +85,18 @@ void main() {
     }
   }
 
+  if (glu) {
+    if (tid == 0u && n0 + row_step < p.N) {
+      float g = red[0], u = USE_SUBGROUP != 0u ? red[1] : red[WG];  // rows 0 and 1, as stored above
+      const uint row = p.y_col0 + n0;
+      if (HAS_BIAS != 0u) {
+        g += bias[row];
+        u += bias[row + row_step];
+      }
+      y[m * p.ldy + glu_column(row, row_step)] = ((p.flags & 8u) != 0u ? gelu(g) : silu(g)) * u;
+    }
+    return;
+  }
   if (tid < ROWS) {
     uint n = n0 + tid;
     if (n < p.N) {

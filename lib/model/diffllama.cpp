@@ -52,9 +52,10 @@ std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const
     tick(ti);
     return w;
   };
-  // Several [rows_i, cols] tensors as one matrix: stacked, or with rows interleaved (row r of every
-  // part in turn; the parts then have equal rows). Mixed dtypes are stored as f32.
-  auto fused = [&](std::initializer_list<const TensorInfo*> parts, bool interleave, const std::string& name) {
+  // Several [rows_i, cols] tensors as one matrix: stacked (group 0), or with rows interleaved in groups
+  // (`group` rows of every part in turn; the parts then have equal rows, a multiple of group). Mixed
+  // dtypes are stored as f32.
+  auto fused = [&](std::initializer_list<const TensorInfo*> parts, uint32_t group, const std::string& name) {
     DType dt = (*parts.begin())->dtype;
     uint32_t rows = 0, cols = uint32_t((*parts.begin())->shape[1]);
     for (auto* ti : parts) {
@@ -72,7 +73,7 @@ std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const
         src = reinterpret_cast<const char*>(f32.data());
       }
       for (size_t r = 0; r < size_t(ti->shape[0]); ++r) {
-        size_t dst = interleave ? r * parts.size() + part : stacked + r;
+        size_t dst = group ? (r / group) * group * parts.size() + part * group + r % group : stacked + r;
         std::memcpy(data.data() + dst * row_bytes, src + r * row_bytes, row_bytes);
       }
       stacked += size_t(ti->shape[0]);
@@ -89,6 +90,7 @@ std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const
   // One weight block when the model is small (total: the checkpoint's matrices; + room for vectors).
   m->weights_arena_.set_block_size(std::min<uint64_t>(256ull << 20, total + (4ull << 20)));
   if (progress) progress(0, total);
+  m->glu_group_ = ops::glu_group(uint32_t(c.intermediate_size));
   m->embed_ = matrix(t.embed_tokens, ops::Quant::none);  // a gather table: read one row per token
   m->tied_ = t.lm_head_tied;
   if (!m->tied_) m->lm_head_ = matrix(t.lm_head, quant);
@@ -98,9 +100,9 @@ std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const
     Layer l;
     l.input_norm = vec(lt.input_norm);
     l.post_norm = vec(lt.post_norm);
-    l.qkv = fused({lt.q_proj, lt.k_proj, lt.v_proj}, false, fmt::format("layer {} q/k/v_proj", i));
+    l.qkv = fused({lt.q_proj, lt.k_proj, lt.v_proj}, 0, fmt::format("layer {} q/k/v_proj", i));
     l.o = matrix(lt.o_proj, quant);
-    l.gate_up = fused({lt.gate_proj, lt.up_proj}, true, fmt::format("layer {} gate/up_proj", i));
+    l.gate_up = fused({lt.gate_proj, lt.up_proj}, m->glu_group_, fmt::format("layer {} gate/up_proj", i));
     l.down = matrix(lt.down_proj, quant);
     if (c.attention_bias) {
       std::vector<float> b = tensor_to_f32(*lt.q_bias), kb = tensor_to_f32(*lt.k_bias), vb = tensor_to_f32(*lt.v_bias);
@@ -250,8 +252,8 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
     };
     // RMSNorm of the residual stream, then a projection: one dispatch where the matmul kernel applies
     // the norm itself (CPU devices), else rmsnorm into xn_ first.
-    auto normed_proj = [&](const vk::BufferSlice& norm, const ops::WeightMatrix& w, const vk::BufferSlice& bias,
-                           const vk::BufferSlice& y, uint32_t ldy, const char* label) {
+    auto normed_args = [&](const vk::BufferSlice& norm, const ops::WeightMatrix& w, const vk::BufferSlice& bias,
+                           const vk::BufferSlice& y, uint32_t ldy) {
       ops::MatmulArgs a = proj_args(w, bias, x_, hidden, y, ldy, false);
       a.norm_weight = norm;
       a.norm_eps = eps;
@@ -261,10 +263,10 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
         a.x = xn_;
         a.norm_weight = {};
       }
-      ops::record_matmul(rec, a, label);
+      return a;
     };
     const uint32_t ldqkv = (H + 2 * Hkv) * d;
-    normed_proj(L.input_norm, L.qkv, L.qkv_bias, qkv_, ldqkv, "qkv_proj");
+    ops::record_matmul(rec, normed_args(L.input_norm, L.qkv, L.qkv_bias, qkv_, ldqkv), "qkv_proj");
     ops::record_rope_qkv(rec, {.params = params_, .table = rope_table_, .qkv = qkv_, .ld_qkv = ldqkv, .k_cache = k_cache_[li],
                                .v_cache = v_cache_[li], .T = T, .H = H, .Hkv = Hkv, .d = d}, "rope_qkv");
     ops::DiffAttentionArgs at{.params = params_, .q = qkv_, .ldq = ldqkv, .k_cache = k_cache_[li], .v_cache = v_cache_[li],
@@ -273,9 +275,21 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
                               .eps = eps};
     ops::record_diff_attention(rec, at, "diff_attention");
     proj(L.o, L.o_bias, attn_, H * d, x_, hidden, true, "o_proj");
-    normed_proj(L.post_norm, L.gate_up, {}, gate_up_, 2 * I, "gate_up_proj");
-    ops::record_elementwise(rec, cfg_.activation == Activation::gelu ? ops::EltOp::gelu_mul_pairs : ops::EltOp::silu_mul_pairs,
-                            gate_up_, gate_up_, act_, T * I, "glu");
+    // Gate/up projection and GLU: one dispatch where the matmul kernel applies the GLU to its output.
+    const bool gelu = cfg_.activation == Activation::gelu;
+    ops::MatmulArgs gu = normed_args(L.post_norm, L.gate_up, {}, act_, I);
+    gu.glu = gelu ? ops::Glu::gelu : ops::Glu::silu;
+    gu.glu_group = model_.glu_group_;
+    if (ops::matmul_fuses_glu(dev.caps(), gu)) {
+      ops::record_matmul(rec, gu, "gate_up_proj");
+    } else {
+      gu.glu = ops::Glu::none;
+      gu.y = gate_up_;
+      gu.ldy = 2 * I;
+      ops::record_matmul(rec, gu, "gate_up_proj");
+      ops::record_elementwise(rec, gelu ? ops::EltOp::gelu_mul_pairs : ops::EltOp::silu_mul_pairs, gate_up_, gate_up_,
+                              act_, T * I, "glu", model_.glu_group_);
+    }
     proj(L.down, {}, act_, I, x_, hidden, true, "down_proj");
   }
   const ops::WeightMatrix& head = model_.tied_ ? model_.embed_ : model_.lm_head_;

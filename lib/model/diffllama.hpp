@@ -47,7 +47,8 @@ class Model {
   explicit Model(vk::Device& device, ModelConfig config);
 
   // Q, K and V projections are one matrix [q; k; v] (one matmul per layer), and gate/up one matrix
-  // with their rows interleaved (row 2i = gate_i, 2i+1 = up_i) so the GLU reads adjacent pairs.
+  // with their rows interleaved in groups of glu_group_ (ops::glu_group: 8 gate rows, their 8 up rows,
+  // ...) so a matmul kernel's lane or workgroup holds both halves of its GLU outputs.
   struct Layer {
     vk::BufferSlice input_norm, post_norm;
     ops::WeightMatrix qkv, o, gate_up, down;
@@ -60,6 +61,7 @@ class Model {
   ops::WeightMatrix embed_, lm_head_;
   bool tied_ = false;
   ops::Quant quant_ = ops::Quant::none;
+  uint32_t glu_group_ = 1;
   vk::BufferSlice final_norm_;
   std::vector<Layer> layers_;
   std::vector<float> inv_freq_;

@@ -5,11 +5,17 @@
 namespace dlvk::ops {
 
 void record_elementwise(vk::Recorder& rec, EltOp op, const vk::BufferSlice& a, const vk::BufferSlice& b,
-                        const vk::BufferSlice& out, uint32_t n, std::string_view label) {
+                        const vk::BufferSlice& out, uint32_t n, std::string_view label, uint32_t glu_group) {
+  const bool glu = op == EltOp::silu_mul_pairs || op == EltOp::gelu_mul_pairs;
+  if (glu && (glu_group == 0 || n % glu_group != 0))
+    fail(Status::internal, "{}: {} GLU outputs are not whole groups of {}", label, n, glu_group);
   const uint32_t wg = 64;
-  const auto& k = rec.device().kernel({"elementwise", {wg, uint32_t(op)}, 3, 4});
+  const auto& k = rec.device().kernel({"elementwise", {wg, uint32_t(op)}, 3, 8});
   uint32_t groups = std::min<uint32_t>((n + wg - 1) / wg, rec.device().caps().max_workgroup_count[0]);
-  rec.dispatch(k, {vk::in(a), vk::in(b), vk::out(out)}, n, groups, 1, 1, label);
+  struct {
+    uint32_t n, group;
+  } p{n, glu_group};
+  rec.dispatch(k, {vk::in(a), vk::in(b), vk::out(out)}, p, groups, 1, 1, label);
 }
 
 void record_embedding(vk::Recorder& rec, const WeightMatrix& table, const vk::BufferSlice& ids, uint32_t ids_offset,

@@ -8,9 +8,17 @@ namespace {
 
 struct MatmulPush {
   uint32_t M, N, K, ldx, ldy, y_col0;
-  uint32_t flags;  // CPU-device kernels (matmul_io.glsl): 1 bias, 2 accumulate; GPU kernels specialize
+  uint32_t flags;  // 4 / 8: GLU with SiLU / GELU; CPU-device kernels (matmul_io.glsl) also 1 bias,
+                   // 2 accumulate (GPU kernels specialize those)
   float norm_eps;  // CPU-device kernels with NORM
+  uint32_t glu_group;
 };
+
+// Columns per subgroup of the subgroup_k kernel (M == 1: 32, else 16) and per invocation of the rows
+// kernel (1 where K % 8 != 0 or X rows are not whole texels).
+uint32_t subgroup_k_columns(const MatmulArgs& a) { return a.M == 1 ? 32u : 16u; }
+bool rows_vectorized(const MatmulArgs& a) { return a.w->cols % 8 == 0 && a.ldx % 4 == 0; }
+uint32_t rows_columns(const MatmulArgs& a) { return !rows_vectorized(a) ? 1u : a.M >= 16 ? 16u : 4u; }
 
 struct TiledConfig {
   uint32_t bm, bn, bk, tm, tn;
@@ -43,7 +51,7 @@ MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulA
     if (caps.cpu_quirks) v = a.M < 4 && caps.cpu_matvec_split_k ? MatmulVariant::subgroup_k : MatmulVariant::rows;
     else v = a.M <= 2 ? MatmulVariant::matvec : MatmulVariant::tiled;
   }
-  const bool subgroup_k_ok = all_texel_bindable(caps, a) && caps.subgroup_arithmetic && a.w->cols % 8 == 0 && a.ldx % 4 == 0;
+  const bool subgroup_k_ok = all_texel_bindable(caps, a) && caps.subgroup_arithmetic && rows_vectorized(a);
   if (v == MatmulVariant::subgroup_k && !subgroup_k_ok) v = MatmulVariant::rows;
   return v;
 }
@@ -51,6 +59,22 @@ MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulA
 bool matmul_fuses_norm(const vk::Capabilities& caps, const MatmulArgs& a) {
   const MatmulVariant v = resolve_matmul_variant(caps, a);
   return v == MatmulVariant::rows || v == MatmulVariant::subgroup_k;
+}
+
+uint32_t glu_group(uint32_t intermediate) { return intermediate % 8 == 0 ? 8u : 1u; }
+
+bool matmul_fuses_glu(const vk::Capabilities& caps, const MatmulArgs& a) {
+  const uint32_t G = a.glu_group, pair = 2 * G;
+  // Whole gate/up groups in every chunk (chunks start at multiples of 16 rows: weights.cpp).
+  if (G == 0 || a.accumulate || a.w->rows % pair != 0) return false;
+  for (const auto& c : a.w->chunks)
+    if (c.row0 % pair != 0 || c.rows % pair != 0) return false;
+  switch (resolve_matmul_variant(caps, a)) {
+    case MatmulVariant::matvec: return true;  // one gate/up pair per workgroup
+    case MatmulVariant::subgroup_k: return subgroup_k_columns(a) % pair == 0;
+    case MatmulVariant::rows: return G == 8 && rows_columns(a) % 2 == 0;  // lane columns stride 8
+    default: return false;
+  }
 }
 
 void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view label) {
@@ -62,6 +86,10 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   const bool norm = a.norm_weight.valid();
   if (norm && v != MatmulVariant::rows && v != MatmulVariant::subgroup_k)
     fail(Status::internal, "{}: RMSNorm fused into a matmul needs the rows or subgroup_k kernel", label);
+  const bool glu = a.glu != Glu::none;
+  if (glu && !matmul_fuses_glu(caps, a))
+    fail(Status::internal, "{}: GLU of a {}-row gate/up projection in groups of {} cannot be fused into this matmul",
+         label, w.rows, a.glu_group);
 
   vk::KernelKey key;
   uint32_t gx_rows = 0, gy = 0;
@@ -69,7 +97,7 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     // Columns per subgroup measured on lavapipe in decode of the synthetic models (weights streamed
     // from memory, not cache-resident as in bench ops), tg t/s M / 1.24B: 8 columns 16.1 / 3.6,
     // 16: 22.7 / 3.7, 32: 30.1 / 4.4-5.0, 64: 19.1 / 3.0; the rows kernel 22.7 / 2.9-3.3.
-    const uint32_t xrows = a.M == 1 ? 1u : 4u, ncols = a.M == 1 ? 32u : 16u;
+    const uint32_t xrows = a.M == 1 ? 1u : 4u, ncols = subgroup_k_columns(a);
     const uint32_t sg = std::max<uint32_t>(1, caps.subgroup_size);
     uint32_t wg = std::min<uint32_t>(std::max<uint32_t>(64, sg), caps.max_workgroup_invocations);
     // Fewer subgroups per workgroup where the matrix would leave CPU threads idle.
@@ -84,9 +112,9 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     // Blocks of columns x rows per invocation, measured on lavapipe (bench ops, f16 M=128 2048x2048,
     // GFLOP/s): 16x16 63, 32x16 64, 8x16 55, 16x32 61, 8x32 60, 4x32 51; 1x8 (one column) 16.
     // Small M gets small blocks (rows past M are computed and dropped).
-    const bool vec = w.cols % 8 == 0 && a.ldx % 4 == 0;
+    const bool vec = rows_vectorized(a);
     const uint32_t xrows = !vec ? std::min<uint32_t>(a.M, 4) : a.M >= 16 ? 16u : a.M >= 4 ? 4u : 1u;
-    const uint32_t ncols = !vec ? 1u : a.M >= 16 ? 16u : 4u;
+    const uint32_t ncols = rows_columns(a);
     // A multiple of 8 (the kernel's column interleave); smaller where CPU threads would idle.
     uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
     const uint64_t row_groups = (a.M + xrows - 1) / xrows;
@@ -113,8 +141,9 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   }
   const vk::Kernel& kernel = rec.device().kernel(key);
   for (const auto& chunk : w.chunks) {
-    MatmulPush p{a.M, chunk.rows, w.cols, a.ldx, a.ldy, chunk.row0, (has_bias ? 1u : 0u) | (a.accumulate ? 2u : 0u),
-                 a.norm_eps};
+    const uint32_t glu_flag = a.glu == Glu::silu ? 4u : a.glu == Glu::gelu ? 8u : 0u;
+    MatmulPush p{a.M,        chunk.rows, w.cols, a.ldx, a.ldy, chunk.row0, (has_bias ? 1u : 0u) | (a.accumulate ? 2u : 0u) | glu_flag,
+                 a.norm_eps, a.glu_group};
     std::vector<vk::Binding> bindings{vk::in(a.x), vk::in(chunk.slice), vk::in(has_bias ? a.bias : a.x),
                                       a.accumulate ? vk::inout(a.y) : vk::out(a.y)};
     if (key.bindings == 5) bindings.push_back(vk::in(norm ? a.norm_weight : a.x));  // CPU kernels: g

@@ -15,6 +15,14 @@ namespace dlvk::ops {
 // (CPU devices, decode; falls back to rows where it cannot run).
 enum class MatmulVariant { automatic, tiled, matvec, subgroup_k, rows };
 
+// A gated activation applied to a gate/up projection's product (SwiGLU, GELU-GLU).
+enum class Glu { none, silu, gelu };
+
+// The group in which a gate/up projection of `intermediate` rows each interleaves its rows (G gate rows,
+// then the same G up rows; shaders/common/activation.glsl): 8, the CPU rows kernel's lane stride, where
+// it divides the row count, else 1.
+uint32_t glu_group(uint32_t intermediate);
+
 struct MatmulArgs {
   vk::BufferSlice x;        // f32 [M, ldx]
   uint32_t ldx = 0;
@@ -28,6 +36,11 @@ struct MatmulArgs {
   // Only the CPU-device kernels (rows, subgroup_k) fuse it: check matmul_fuses_norm first.
   vk::BufferSlice norm_weight;
   float norm_eps = 0;
+  // Optional GLU of the product: W is a gate/up projection interleaved in groups of glu_group and
+  // Y[m, c] = act(gate_c . x_m) * (up_c . x_m) for c < N / 2 (bias added to both; no accumulate).
+  // matvec, subgroup_k and rows (when K % 8 == 0) fuse it: check matmul_fuses_glu first.
+  Glu glu = Glu::none;
+  uint32_t glu_group = 1;
   MatmulVariant variant = MatmulVariant::automatic;
 };
 
@@ -37,6 +50,9 @@ MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulA
 
 // Whether record_matmul can apply args.norm_weight itself (the resolved variant is rows or subgroup_k).
 bool matmul_fuses_norm(const vk::Capabilities& caps, const MatmulArgs& a);
+
+// Whether record_matmul can apply args.glu itself (else: the product, then record_elementwise's GLU).
+bool matmul_fuses_glu(const vk::Capabilities& caps, const MatmulArgs& a);
 
 void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view label);
 

@@ -56,9 +56,11 @@ uint32_t WeightMatrix::format_code() const {
 
 uint32_t rows_per_chunk(const vk::Capabilities& caps, uint64_t row_bytes) {
   uint64_t limit = std::min<uint64_t>(caps.max_storage_buffer_range, caps.max_allocation_size);
-  // Keep chunk element indices even so f16/bf16 pairs never straddle two chunks' words.
+  // Chunks of a multiple of 16 rows (where a chunk holds that many): f16/bf16 pairs never straddle two
+  // chunks' words, and a gate/up projection's groups of 2 x 8 rows (ops::glu_group) stay whole.
   uint64_t rows = limit / std::max<uint64_t>(row_bytes + 16, 1);  // + 16: room to pad to whole texels
-  if (rows > 1) rows &= ~uint64_t(1);
+  if (rows > 16) rows &= ~uint64_t(15);
+  else if (rows > 1) rows &= ~uint64_t(1);
   return uint32_t(std::min<uint64_t>(rows, UINT32_MAX));
 }
 

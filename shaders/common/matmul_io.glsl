@@ -5,6 +5,7 @@
 // NORM: the kernel applies RMSNorm to X rows on the fly, Y = W . (g * x / sqrt(mean(x^2) + eps)) with g
 // bound at binding 4 (same kind as X), so the norm needs no dispatch or buffer of its own.
 #extension GL_GOOGLE_include_directive : require
+#include "activation.glsl"
 #include "weights.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -44,8 +45,12 @@ layout(push_constant) uniform Push {
   uint flags;  // FLAG_BIAS | FLAG_ACCUMULATE: push constants, not specialization, so one pipeline per
                // format and block size serves every projection (each variant is seconds of LLVM time)
   float norm_eps;
+  uint glu_group;  // FLAG_GLU_*: gate/up rows interleave in groups of this many (activation.glsl)
 } p;
-const uint FLAG_BIAS = 1u, FLAG_ACCUMULATE = 2u;
+// GLU: the weight rows are an interleaved gate/up projection and Y gets act(gate) * up, one column per
+// gate/up pair (no accumulate).
+const uint FLAG_BIAS = 1u, FLAG_ACCUMULATE = 2u, FLAG_GLU_SILU = 4u, FLAG_GLU_GELU = 8u;
+bool glu() { return (p.flags & (FLAG_GLU_SILU | FLAG_GLU_GELU)) != 0u; }
 
 float load_x(uint i) { return load_x4(i >> 2)[i & 3u]; }
 uint load_word(uint i) { return load_w4(i >> 2)[i & 3u]; }
@@ -70,6 +75,17 @@ void store_y(uint m, uint n, float v) {
   const uint o = m * p.ldy + p.y_col0 + n;
   if ((p.flags & FLAG_ACCUMULATE) != 0u) v += y[o];
   y[o] = v;
+}
+
+// GLU: writes act(gate) * up for gate row n of the chunk (its up row is n + glu_group).
+void store_glu(uint m, uint n, float g, float u) {
+  const uint row = p.y_col0 + n;
+  if ((p.flags & FLAG_BIAS) != 0u) {
+    g += bias[row];
+    u += bias[row + p.glu_group];
+  }
+  const float a = (p.flags & FLAG_GLU_GELU) != 0u ? gelu(g) : silu(g);
+  y[m * p.ldy + glu_column(row, p.glu_group)] = a * u;
 }
 
 // The 8 weights of one texel of a 16-bit format.

@@ -96,7 +96,13 @@ void main() {
   for (uint j = 0; j < NCOLS; ++j)
     for (uint r = 0; r < XROWS; ++r) result[j * XROWS + r] = acc[j][r];
   [[dont_unroll]] for (uint i = 0; i < NCOLS * XROWS; ++i) {
-    const uint n = n_first + (i / XROWS) * 8u, m = m0 + i % XROWS;
-    if (n < p.N && m < p.M) store_y(m, n, result[i]);
+    const uint j = i / XROWS, n = n_first + j * 8u, m = m0 + i % XROWS;
+    if (glu()) {
+      // Gate/up rows in groups of 8 (the host checks glu_group == 8 and NCOLS even): a lane's column
+      // n is in group n / 8, whose parity is that of j, so even j are gates and j + 1 their up rows.
+      if ((j & 1u) == 0u && n < p.N && m < p.M) store_glu(m, n, result[i], result[i + XROWS]);
+    } else if (n < p.N && m < p.M) {
+      store_y(m, n, result[i]);
+    }
   }
 }

@@ -107,23 +107,24 @@ TEST_CASE("elementwise: gelu is the exact erf GELU, not the tanh approximation")
   CHECK(worst > 1e-4);
 }
 
-TEST_CASE("elementwise: *_pairs read interleaved (gate, up) pairs, bit for bit like the split ops") {
+TEST_CASE("elementwise: *_pairs read an interleaved gate/up projection, bit for bit like the split ops") {
   auto& dev = test::device();
   for (auto [pairs, split] : {std::pair{ops::EltOp::silu_mul_pairs, ops::EltOp::silu_mul},
                               std::pair{ops::EltOp::gelu_mul_pairs, ops::EltOp::gelu_mul}})
-    for (uint32_t n : {1u, 63u, 100003u}) {
-      INFO("op=" << int(pairs) << " n=" << n);
+    for (auto [group, n] : {std::pair{1u, 1u}, {1u, 63u}, {1u, 100003u}, {8u, 8u}, {8u, 64u}, {8u, 100000u}}) {
+      INFO("op=" << int(pairs) << " group=" << group << " n=" << n);
       Outcome o = run(split, n, 8.0f);  // the split op is checked against the reference above
-      std::vector<float> ab(2 * size_t(n));
-      for (uint32_t i = 0; i < n; ++i) {
-        ab[2 * size_t(i)] = o.a[i];
-        ab[2 * size_t(i) + 1] = o.b[i];
+      // Groups of `group` gate values, then their `group` up values (written from the definition).
+      std::vector<float> ab;
+      for (uint32_t i0 = 0; i0 < n; i0 += group) {
+        ab.insert(ab.end(), o.a.begin() + i0, o.a.begin() + i0 + group);
+        ab.insert(ab.end(), o.b.begin() + i0, o.b.begin() + i0 + group);
       }
       test::Buffers buf;
       auto in = buf.f32(ab);
       auto out = buf.nan(n + kTail);
       vk::Recorder rec(dev);
-      ops::record_elementwise(rec, pairs, in, in, out, n, "glu pairs");
+      ops::record_elementwise(rec, pairs, in, in, out, n, "glu pairs", group);
       rec.finish()->run();
       auto got = test::read_f32(out, n + kTail);
       bool same = true, tail_nan = true;
@@ -132,4 +133,9 @@ TEST_CASE("elementwise: *_pairs read interleaved (gate, up) pairs, bit for bit l
       CHECK(same);
       CHECK(tail_nan);
     }
+  // Outputs that are not whole groups are a recording error.
+  test::Buffers buf;
+  auto in = buf.f32(std::vector<float>(32));
+  vk::Recorder rec(dev);
+  CHECK_THROWS_AS(ops::record_elementwise(rec, ops::EltOp::silu_mul_pairs, in, in, in, 12, "glu", 8), Error);
 }

@@ -240,3 +240,147 @@ TEST_CASE("matmul: RMSNorm fused into the CPU-device kernels (rows, subgroup_k) 
     CHECK_FALSE(ops::matmul_fuses_norm(dev.caps(), a));
   }
 }
+
+namespace {
+
+// A gate/up projection interleaved in groups of G as the model stores it, written from its definition:
+// G gate rows, then the same G up rows, then the next G gate rows... (rows = 2 I).
+std::vector<float> interleave_gate_up(const std::vector<float>& gate, const std::vector<float>& up, uint32_t I,
+                                      uint32_t K, uint32_t G) {
+  std::vector<float> w;
+  for (uint32_t c0 = 0; c0 < I; c0 += G)
+    for (const auto* part : {&gate, &up})
+      w.insert(w.end(), part->begin() + size_t(c0) * K, part->begin() + size_t(c0 + G) * K);
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("matmul: GLU fused into matvec, subgroup_k and rows against the product then act(gate) * up") {
+  auto& dev = test::device();
+  const float eps = 1e-5f;
+  int fused_cases = 0;
+  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows})
+    for (uint32_t G : {1u, 8u})
+      for (auto [dt, q] : {std::pair{DType::f16, ops::Quant::none}, std::pair{DType::f32, ops::Quant::none},
+                           std::pair{DType::f16, ops::Quant::q8_0}})
+        for (uint32_t M : {1u, 3u, 17u})
+          for (auto [I, K] : {std::pair{8u, 64u}, {40u, 200u}, {24u, 100u}, {136u, 96u}}) {
+            if (q != ops::Quant::none && K % 32) continue;
+            const bool gelu = (M + I) % 2 == 1, bias = (K + G) % 3 == 0, norm = variant != ops::MatmulVariant::matvec && M != 3;
+            INFO("variant=" << int(variant) << " G=" << G << " dtype=" << std::string(dlvk::name(dt)) << " quant="
+                            << ops::quant_name(q) << " M=" << M << " I=" << I << " K=" << K << " gelu=" << gelu
+                            << " bias=" << bias << " norm=" << norm);
+            test::Buffers buf;
+            const uint64_t seed = M * 7919ull + I * 31ull + K + G * 5 + uint64_t(q) * 100;
+            auto x = test::random_floats(size_t(M) * K, seed);
+            auto gate = test::random_floats(size_t(I) * K, seed + 1, 2.0f), up = test::random_floats(size_t(I) * K, seed + 2);
+            auto bg = test::random_floats(I, seed + 3), bu = test::random_floats(I, seed + 4);
+            auto g = test::random_floats(K, seed + 5);
+            auto w = interleave_gate_up(gate, up, I, K, G);
+            auto b = interleave_gate_up(bg, bu, I, 1, G);
+            auto bytes = test::encode(w, dt);  // w now holds the stored values
+            auto wm = ops::upload_matrix(dev, buf.arena, dt, 2 * I, K, bytes.data(), "gate_up", q);
+            std::vector<float> wref = q != ops::Quant::none ? dequantized(w, q) : w;
+            ops::MatmulArgs a;
+            a.x = buf.f32(x);
+            a.ldx = K;
+            a.w = &wm;
+            if (bias) a.bias = buf.f32(b);
+            a.y = buf.nan(size_t(M) * I + 64);  // + 64: nothing written past the I columns of M rows
+            a.ldy = I;
+            a.M = M;
+            a.variant = variant;
+            if (norm) {
+              a.norm_weight = buf.f32(g);
+              a.norm_eps = eps;
+            }
+            a.glu = gelu ? ops::Glu::gelu : ops::Glu::silu;
+            a.glu_group = G;
+            // Which kernels fuse it: matvec always, subgroup_k its 16 / 32 columns, rows groups of 8 when K % 8 == 0.
+            const auto resolved = ops::resolve_matmul_variant(dev.caps(), a);
+            const bool expect = resolved == ops::MatmulVariant::matvec || resolved == ops::MatmulVariant::subgroup_k ||
+                                (resolved == ops::MatmulVariant::rows && G == 8 && K % 8 == 0);
+            CHECK(ops::matmul_fuses_glu(dev.caps(), a) == expect);
+            vk::Recorder rec(dev);
+            if (!expect) {
+              CHECK_THROWS_AS(ops::record_matmul(rec, a, "gate_up"), Error);
+              continue;
+            }
+            ops::record_matmul(rec, a, "gate_up");
+            rec.finish()->run();
+            ++fused_cases;
+            auto got = test::read_f32(a.y, size_t(M) * I + 64);
+            std::vector<double> xn = norm ? ref::rmsnorm(x, g, M, K, eps) : std::vector<double>(x.begin(), x.end());
+            // Reference from the unpermuted halves: dequantized rows mapped back by the same definition.
+            std::vector<double> ref(size_t(M) * I);
+            for (uint32_t m = 0; m < M; ++m)
+              for (uint32_t c = 0; c < I; ++c) {
+                const size_t gr = size_t(c / G) * 2 * G + c % G, ur = gr + G;
+                double sg = bias ? bg[c] : 0.0, su = bias ? bu[c] : 0.0;
+                for (uint32_t k = 0; k < K; ++k) {
+                  sg += xn[size_t(m) * K + k] * wref[gr * K + k];
+                  su += xn[size_t(m) * K + k] * wref[ur * K + k];
+                }
+                ref[size_t(m) * I + c] = (gelu ? ref::gelu(sg) : ref::silu(sg)) * su;
+              }
+            auto e = test::compare(std::span<const float>(got).first(size_t(M) * I), ref);
+            CHECK_CLOSE_NMSE(e, 1e-10);
+            CHECK(e.max_abs <= 1e-5 * (1 + e.max_ref));
+            bool tail_nan = true;
+            for (size_t i = size_t(M) * I; i < got.size(); ++i) tail_nan = tail_nan && std::isnan(got[i]);
+            CHECK(tail_nan);
+          }
+  CHECK(fused_cases >= 60);
+}
+
+TEST_CASE("matmul: GLU fused across weight chunks (small storage-buffer range)") {
+  // 2 x 40 rows of 64 f16 values (144 bytes a row with padding room): 4 KiB chunks hold 16 rows, so the
+  // gate/up groups of 16 rows stay whole and each chunk writes its own 8 output columns.
+  auto& dev = test::device();
+  test::CapsOverride caps;
+  caps->max_storage_buffer_range = 4096;
+  const uint32_t I = 40, K = 64, G = 8;
+  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows})
+    for (uint32_t M : {1u, 5u}) {
+      INFO("variant=" << int(variant) << " M=" << M);
+      test::Buffers buf;
+      auto x = test::random_floats(size_t(M) * K, 70 + M);
+      auto gate = test::random_floats(size_t(I) * K, 71), up = test::random_floats(size_t(I) * K, 72);
+      test::encode(gate, DType::f16);  // rounded to the stored values, as the reference below reads them
+      test::encode(up, DType::f16);
+      auto w = interleave_gate_up(gate, up, I, K, G);
+      auto bytes = test::encode(w, DType::f16);
+      auto wm = ops::upload_matrix(dev, buf.arena, DType::f16, 2 * I, K, bytes.data(), "gate_up");
+      REQUIRE(wm.chunks.size() == 5);
+      ops::MatmulArgs a;
+      a.x = buf.f32(x);
+      a.ldx = K;
+      a.w = &wm;
+      a.y = buf.nan(size_t(M) * I);
+      a.ldy = I;
+      a.M = M;
+      a.variant = variant;
+      a.glu = ops::Glu::silu;
+      a.glu_group = G;
+      REQUIRE(ops::matmul_fuses_glu(dev.caps(), a));
+      vk::Recorder rec(dev);
+      ops::record_matmul(rec, a, "gate_up");
+      rec.finish()->run();
+      auto got = test::read_f32(a.y, size_t(M) * I);
+      std::vector<double> ref(size_t(M) * I), wrong(size_t(M) * I);
+      for (uint32_t m = 0; m < M; ++m)
+        for (uint32_t c = 0; c < I; ++c) {
+          double sg = 0, su = 0;
+          for (uint32_t k = 0; k < K; ++k) {
+            sg += double(x[size_t(m) * K + k]) * gate[size_t(c) * K + k];
+            su += double(x[size_t(m) * K + k]) * up[size_t(c) * K + k];
+          }
+          ref[size_t(m) * I + c] = ref::silu(sg) * su;
+          wrong[size_t(m) * I + c] = ref::silu(su) * sg;  // gate and up swapped: must not pass
+        }
+      auto e = test::compare(got, ref);
+      CHECK_CLOSE_NMSE(e, 1e-10);
+      CHECK(test::compare(got, wrong).nmse > 1e-2);
+    }
+}

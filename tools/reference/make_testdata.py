@@ -73,8 +73,9 @@ CONFIGS = [
          T=544, maxpos=1024),
     dict(name="head_dim_128", desc="head_dim 128 (H=4, Hkv=2, hidden 128, H*d=512)", D=128,
          I=192, H=4, Hkv=2, d=128, T=24),
-    dict(name="odd_hkv", desc="H=6, Hkv=3 (odd kv heads; pair i reads kv i//2 and (i+3)//2)",
-         D=96, I=160, H=6, Hkv=3, T=26),
+    dict(name="odd_hkv", desc="H=6, Hkv=3 (odd kv heads; pair i reads kv i//2 and (i+3)//2); "
+         "intermediate 150 (not a multiple of 8: gate/up in groups of 1, down_proj K % 8 != 0)",
+         D=96, I=150, H=6, Hkv=3, T=26),
     dict(name="single_pair", desc="H=2, Hkv=1: one differential pair, d=32", H=2, Hkv=1, T=22),
     dict(name="minimal_defaults", desc="config with only the required keys (eps 1e-5, Hkv=H, "
          "head_dim, theta, act defaults); tiny embeddings (std 3e-3) so eps 1e-5 vs 1e-6 shows",
