@@ -250,8 +250,8 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
                     const vk::BufferSlice& y, uint32_t ldy, bool accumulate, const char* label) {
       ops::record_matmul(rec, proj_args(w, bias, x, ldx, y, ldy, accumulate), label);
     };
-    // RMSNorm of the residual stream, then a projection: one dispatch where the matmul kernel applies
-    // the norm itself (CPU devices), else rmsnorm into xn_ first.
+    // Arguments of a projection of the RMSNorm'd residual stream: the matmul kernel applies the norm
+    // itself (CPU devices), else an rmsnorm into xn_ is recorded first.
     auto normed_args = [&](const vk::BufferSlice& norm, const ops::WeightMatrix& w, const vk::BufferSlice& bias,
                            const vk::BufferSlice& y, uint32_t ldy) {
       ops::MatmulArgs a = proj_args(w, bias, x_, hidden, y, ldy, false);

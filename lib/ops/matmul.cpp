@@ -94,9 +94,10 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   vk::KernelKey key;
   uint32_t gx_rows = 0, gy = 0;
   if (v == MatmulVariant::subgroup_k) {
-    // Columns per subgroup measured on lavapipe in decode of the synthetic models (weights streamed
-    // from memory, not cache-resident as in bench ops), tg t/s M / 1.24B: 8 columns 16.1 / 3.6,
-    // 16: 22.7 / 3.7, 32: 30.1 / 4.4-5.0, 64: 19.1 / 3.0; the rows kernel 22.7 / 2.9-3.3.
+    // Columns per subgroup measured on lavapipe (AMD EPYC host) in decode of the synthetic models
+    // (weights streamed from memory, not cache-resident as in bench ops), tg t/s M / 1.24B: 8 columns
+    // 16.1 / 3.6, 16: 22.7 / 3.7, 32: 30.1 / 4.4-5.0, 64: 19.1 / 3.0; the rows kernel 22.7 / 2.9-3.3.
+    // (Intel Xeon host, S: 8, 16 and 32 columns within noise, 39-41.)
     const uint32_t xrows = a.M == 1 ? 1u : 4u, ncols = subgroup_k_columns(a);
     const uint32_t sg = std::max<uint32_t>(1, caps.subgroup_size);
     uint32_t wg = std::min<uint32_t>(std::max<uint32_t>(64, sg), caps.max_workgroup_invocations);
@@ -110,7 +111,9 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     gy = (a.M + xrows - 1) / xrows;
   } else if (v == MatmulVariant::rows) {
     // Blocks of columns x rows per invocation, measured on lavapipe (bench ops, f16 M=128 2048x2048,
-    // GFLOP/s): 16x16 63, 32x16 64, 8x16 55, 16x32 61, 8x32 60, 4x32 51; 1x8 (one column) 16.
+    // GFLOP/s): 16x16 63, 32x16 64, 8x16 55, 16x32 61, 8x32 60, 4x32 51; 1x8 (one column) 16 (AMD EPYC
+    // host). Intel Xeon host: 16x16 38, 16x32 47, 32x32 51, but 16x32 adds ~6 s of llvmpipe compile
+    // time per start without a shader cache and 32x32 ~35 s, so 16x16 stays.
     // Small M gets small blocks (rows past M are computed and dropped).
     const bool vec = rows_vectorized(a);
     const uint32_t xrows = !vec ? std::min<uint32_t>(a.M, 4) : a.M >= 16 ? 16u : a.M >= 4 ? 4u : 1u;
@@ -142,8 +145,8 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   const vk::Kernel& kernel = rec.device().kernel(key);
   for (const auto& chunk : w.chunks) {
     const uint32_t glu_flag = a.glu == Glu::silu ? 4u : a.glu == Glu::gelu ? 8u : 0u;
-    MatmulPush p{a.M,        chunk.rows, w.cols, a.ldx, a.ldy, chunk.row0, (has_bias ? 1u : 0u) | (a.accumulate ? 2u : 0u) | glu_flag,
-                 a.norm_eps, a.glu_group};
+    const uint32_t flags = (has_bias ? 1u : 0u) | (a.accumulate ? 2u : 0u) | glu_flag;
+    MatmulPush p{a.M, chunk.rows, w.cols, a.ldx, a.ldy, chunk.row0, flags, a.norm_eps, a.glu_group};
     std::vector<vk::Binding> bindings{vk::in(a.x), vk::in(chunk.slice), vk::in(has_bias ? a.bias : a.x),
                                       a.accumulate ? vk::inout(a.y) : vk::out(a.y)};
     if (key.bindings == 5) bindings.push_back(vk::in(norm ? a.norm_weight : a.x));  // CPU kernels: g
