@@ -93,6 +93,12 @@ TEST_CASE("matmul: odd K for matvec (scalar path) and bias + accumulate") {
     }
 }
 
+TEST_CASE("matmul: rows kernel on a matrix of 32 MiB and more (32 X rows per weight fetch)") {
+  // 4097 x 4096 f16 = 32 MiB + 8 KiB: the rows kernel takes blocks of 32 X rows from M >= 32 on (M = 37:
+  // one full block and a partial one); bias and accumulate on. ~0.6 G multiply-adds of reference.
+  run_case(37, 4097, 4096, DType::f16, ops::MatmulVariant::rows, true, true);
+}
+
 TEST_CASE("matmul: weights split into row chunks (small storage-buffer range)") {
   // 3000 x 2048 f32 = 24 MiB; with a forced 1 MiB binding limit this becomes many chunks.
   auto& dev = test::device();
