@@ -3,7 +3,9 @@
 // computes ROWS outputs; invocations split K and reduce with subgroupAdd when the device has
 // subgroup arithmetic (any subgroup size), else with a shared-memory tree. GLU (flags, ROWS == 2): the
 // rows are an interleaved gate/up projection (groups of glu_group, activation.glsl) and workgroup x
-// computes output column x = act(gate row) * up row.
+// computes output column x = act(gate row) * up row. NORM: RMSNorm of the X row applied on the fly,
+// Y = W . (g * x / sqrt(mean(x^2) + eps)) with g at binding 4: the workgroup's invocations already read
+// all of x, so the sum of squares is one more value to reduce.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_arithmetic : enable
 #include "activation.glsl"
@@ -15,23 +17,27 @@ layout(constant_id = 2) const uint WDT = 0;
 layout(constant_id = 3) const uint HAS_BIAS = 0;
 layout(constant_id = 4) const uint ACCUMULATE = 0;
 layout(constant_id = 5) const uint USE_SUBGROUP = 0;
+layout(constant_id = 6) const uint NORM = 0;
 layout(binding = 0) readonly buffer XBuf { float x[]; };
 layout(binding = 1) readonly buffer WBuf { uint w[]; };
 layout(binding = 2) readonly buffer BiasBuf { float bias[]; };
 layout(binding = 3) buffer YBuf { float y[]; };
+layout(binding = 4) readonly buffer GBuf { float g[]; };  // NORM's weight (else X again, unread)
 
 layout(push_constant) uniform Push {
   uint M, N, K;
   uint ldx, ldy;
   uint y_col0;
   uint flags;      // 4: GLU with SiLU, 8: GLU with GELU (bias and accumulate are specialized)
-  float norm_eps;  // (CPU-device kernels only)
+  float norm_eps;
   uint glu_group;
 } p;
 
 DEFINE_WEIGHT_LOADER_N(load_w, w, WDT, p.N * p.K)
 
-shared float red[gl_WorkGroupSize.x * ROWS];
+// Values reduced per invocation: the ROWS dot products, then (NORM) the sum of x^2.
+const uint NV = ROWS + 1u;
+shared float red[gl_WorkGroupSize.x * NV];
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
@@ -43,12 +49,16 @@ void main() {
   const uint m = gl_WorkGroupID.y;
   const uint xb = m * p.ldx;
 
-  float sum[ROWS];
-  for (uint r = 0; r < ROWS; ++r) sum[r] = 0.0;
+  float sum[NV];
+  for (uint r = 0; r < NV; ++r) sum[r] = 0.0;
   if ((p.K & 1u) == 0u) {
     // Pairs of elements: one 32-bit word of f16/bf16 weights per step.
     for (uint k = 2u * tid; k < p.K; k += 2u * WG) {
       vec2 xv = vec2(x[xb + k], x[xb + k + 1u]);
+      if (NORM != 0u) {
+        sum[ROWS] += dot(xv, xv);
+        xv *= vec2(g[k], g[k + 1u]);
+      }
       for (uint r = 0; r < ROWS; ++r) {
         uint n = n0 + r * row_step;
         if (n < p.N) sum[r] += dot(load_w2(n * p.K + k), xv);
@@ -57,6 +67,10 @@ void main() {
   } else {
     for (uint k = tid; k < p.K; k += WG) {
       float xv = x[xb + k];
+      if (NORM != 0u) {
+        sum[ROWS] += xv * xv;
+        xv *= g[k];
+      }
       for (uint r = 0; r < ROWS; ++r) {
         uint n = n0 + r * row_step;
         if (n < p.N) sum[r] += load_w(n * p.K + k) * xv;
@@ -64,43 +78,47 @@ void main() {
     }
   }
 
+  // Totals land in red[r] (subgroups) or red[r * WG] (tree) for r < NV.
   if (USE_SUBGROUP != 0u) {
-    for (uint r = 0; r < ROWS; ++r) sum[r] = subgroupAdd(sum[r]);
+    for (uint r = 0; r < NV; ++r) sum[r] = subgroupAdd(sum[r]);
     if (subgroupElect())
-      for (uint r = 0; r < ROWS; ++r) red[gl_SubgroupID * ROWS + r] = sum[r];
+      for (uint r = 0; r < NV; ++r) red[gl_SubgroupID * NV + r] = sum[r];
     barrier();
-    if (tid < ROWS) {
+    if (tid < NV) {
       float s = 0.0;
-      for (uint g = 0; g < gl_NumSubgroups; ++g) s += red[g * ROWS + tid];
+      for (uint sg = 0; sg < gl_NumSubgroups; ++sg) s += red[sg * NV + tid];
       red[tid] = s;
     }
     barrier();
   } else {
-    for (uint r = 0; r < ROWS; ++r) red[r * WG + tid] = sum[r];
+    for (uint r = 0; r < NV; ++r) red[r * WG + tid] = sum[r];
     barrier();
     for (uint stride = WG / 2u; stride > 0u; stride /= 2u) {
       if (tid < stride)
-        for (uint r = 0; r < ROWS; ++r) red[r * WG + tid] += red[r * WG + tid + stride];
+        for (uint r = 0; r < NV; ++r) red[r * WG + tid] += red[r * WG + tid + stride];
       barrier();
     }
   }
+  const uint rs = USE_SUBGROUP != 0u ? 1u : WG;  // stride of the totals in red
+  // A common factor of every dot product of the row.
+  const float inv_rms = NORM != 0u ? inversesqrt(red[ROWS * rs] / float(p.K) + p.norm_eps) : 1.0;
 
   if (glu) {
     if (tid == 0u && n0 + row_step < p.N) {
-      float g = red[0], u = USE_SUBGROUP != 0u ? red[1] : red[WG];  // rows 0 and 1, as stored above
+      float gate = red[0] * inv_rms, up = red[rs] * inv_rms;
       const uint row = p.y_col0 + n0;
       if (HAS_BIAS != 0u) {
-        g += bias[row];
-        u += bias[row + row_step];
+        gate += bias[row];
+        up += bias[row + row_step];
       }
-      y[m * p.ldy + glu_column(row, row_step)] = ((p.flags & 8u) != 0u ? gelu(g) : silu(g)) * u;
+      y[m * p.ldy + glu_column(row, row_step)] = ((p.flags & 8u) != 0u ? gelu(gate) : silu(gate)) * up;
     }
     return;
   }
   if (tid < ROWS) {
     uint n = n0 + tid;
     if (n < p.N) {
-      float v = USE_SUBGROUP != 0u ? red[tid] : red[tid * WG];
+      float v = red[tid * rs] * inv_rms;
       if (HAS_BIAS != 0u) v += bias[p.y_col0 + n];
       uint o = m * p.ldy + p.y_col0 + n;
       if (ACCUMULATE != 0u) v += y[o];

@@ -58,7 +58,7 @@ MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulA
 
 bool matmul_fuses_norm(const vk::Capabilities& caps, const MatmulArgs& a) {
   const MatmulVariant v = resolve_matmul_variant(caps, a);
-  return v == MatmulVariant::rows || v == MatmulVariant::subgroup_k;
+  return v == MatmulVariant::rows || v == MatmulVariant::subgroup_k || v == MatmulVariant::matvec;
 }
 
 uint32_t glu_group(uint32_t intermediate) { return intermediate % 8 == 0 ? 8u : 1u; }
@@ -84,8 +84,8 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   const MatmulVariant v = resolve_matmul_variant(caps, a);
   const bool texel = all_texel_bindable(caps, a);
   const bool norm = a.norm_weight.valid();
-  if (norm && v != MatmulVariant::rows && v != MatmulVariant::subgroup_k)
-    fail(Status::internal, "{}: RMSNorm fused into a matmul needs the rows or subgroup_k kernel", label);
+  if (norm && !matmul_fuses_norm(caps, a))
+    fail(Status::internal, "{}: RMSNorm fused into a matmul needs the rows, subgroup_k or matvec kernel", label);
   const bool glu = a.glu != Glu::none;
   if (glu && !matmul_fuses_glu(caps, a))
     fail(Status::internal, "{}: GLU of a {}-row gate/up projection in groups of {} cannot be fused into this matmul",
@@ -137,8 +137,8 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   } else if (v == MatmulVariant::matvec) {
     uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
     uint32_t rows = 2;
-    key = {"matvec", {wg, rows, w.format_code(), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u},
-           4, sizeof(MatmulPush)};
+    key = {"matvec", {wg, rows, w.format_code(), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u, norm}, 5,
+           sizeof(MatmulPush)};
     gx_rows = rows;
     gy = a.M;
   } else {
@@ -155,7 +155,7 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     MatmulPush p{a.M, chunk.rows, w.cols, a.ldx, a.ldy, chunk.row0, flags, a.norm_eps, a.glu_group};
     std::vector<vk::Binding> bindings{vk::in(a.x), vk::in(chunk.slice), vk::in(has_bias ? a.bias : a.x),
                                       a.accumulate ? vk::inout(a.y) : vk::out(a.y)};
-    if (key.bindings == 5) bindings.push_back(vk::in(norm ? a.norm_weight : a.x));  // CPU kernels: g
+    if (key.bindings == 5) bindings.push_back(vk::in(norm ? a.norm_weight : a.x));  // g (tiled: no binding)
     rec.dispatch(kernel, bindings, p, (chunk.rows + gx_rows - 1) / gx_rows, gy, 1, label);
   }
 }

@@ -33,7 +33,7 @@ struct MatmulArgs {
   uint32_t M = 0;
   bool accumulate = false;  // Y += result (fused residual add)
   // Optional RMSNorm of the X rows inside the product: Y = W . (g * x / sqrt(mean(x^2) + eps)), g f32 [K].
-  // Only the CPU-device kernels (rows, subgroup_k) fuse it: check matmul_fuses_norm first.
+  // rows, subgroup_k and matvec fuse it (not tiled): check matmul_fuses_norm first.
   vk::BufferSlice norm_weight;
   float norm_eps = 0;
   // Optional GLU of the product: W is a gate/up projection interleaved in groups of glu_group and
@@ -48,7 +48,7 @@ struct MatmulArgs {
 // subgroup_k replaced by rows where it cannot run (no subgroup arithmetic, no texel buffers, K % 8 != 0).
 MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulArgs& a);
 
-// Whether record_matmul can apply args.norm_weight itself (the resolved variant is rows or subgroup_k).
+// Whether record_matmul can apply args.norm_weight itself (the resolved variant is not tiled).
 bool matmul_fuses_norm(const vk::Capabilities& caps, const MatmulArgs& a);
 
 // Whether record_matmul can apply args.glu itself (else: the product, then record_elementwise's GLU).
