@@ -47,7 +47,12 @@ void bench(const BenchOptions& o) {
   uint32_t ctx = uint32_t(o.depth + std::max(o.n_prompt + 1, o.n_gen + 1));
   Session session(*model, {.context = ctx, .batch = std::max<uint32_t>(1, std::min<uint32_t>(o.batch, std::max(o.n_prompt, 1))),
                            .profile = o.profile});
-  const std::string device_name = device->caps().device_name;
+  const auto& caps = device->caps();
+  const std::string device_name = caps.device_name;
+  // CPU devices: the host processor and the decode matmul kernel its quirk picks (dlvk devices).
+  const std::string host = !caps.cpu_quirks ? std::string()
+                                            : fmt::format("{} host, decode matmuls {}", caps.host_cpu_vendor,
+                                                          caps.cpu_matvec_split_k ? "split_k" : "rows");
   // tg is greedy generation: each token's argmax is the next input. With --sampling gpu (default) the
   // argmax is taken on the GPU (Session::eval_top_k: one id read back), as generate() does for greedy
   // sampling; with cpu the whole logits row is read back and the CPU sampler picks; both alternates
@@ -58,9 +63,10 @@ void bench(const BenchOptions& o) {
   if (o.sampling != "cpu") modes.push_back(false);
   if (o.sampling != "gpu") modes.push_back(true);
   if (!o.json)
-    std::printf("model: %s, weights %.1f MiB, device: %s, decode: %u dispatches (%u from %u keys on), 1 submission per token, "
+    std::printf("model: %s, weights %.1f MiB, device: %s%s%s, decode: %u dispatches (%u from %u keys on), 1 submission per token, "
                 "sampling: %s\n",
                 model_name.c_str(), double(model->weight_bytes()) / (1 << 20), device_name.c_str(),
+                host.empty() ? "" : " on ", host.c_str(),
                 session.decode_dispatches(modes[0] ? 0 : 1), session.decode_dispatches(modes[0] ? 0 : 1, true),
                 SessionOptions{}.split_attention_from,
                 o.sampling == "gpu" ? "GPU top-k" : o.sampling == "cpu" ? "CPU (full logits row)" : "GPU top-k vs CPU");
@@ -97,6 +103,11 @@ void bench(const BenchOptions& o) {
                           {"n_depth", o.depth}, {"n_batch", session.batch()}, {"avg_ts", mean}, {"stddev_ts", sd},
                           {"samples_ts", ts}};
       if (mode) j["sampling"] = mode;
+      j["decode_dispatches"] = session.decode_dispatches(modes[0] ? 0 : 1);
+      if (caps.cpu_quirks) {
+        j["host_cpu"] = caps.host_cpu_vendor;
+        j["decode_matmul"] = caps.cpu_matvec_split_k ? "split_k" : "rows";
+      }
       std::printf("%s\n", j.dump().c_str());
     } else {
       std::printf("%-6s %8.2f ± %.2f t/s%s%s\n", test_name(n_prompt, n_gen).c_str(),
