@@ -1,10 +1,12 @@
 // Bad input through the CLI: each malformed model (tools/reference/make_testdata.py writes them) and
 // each bad argument gives exit code != 0 and exactly one line on stderr, "dlvk: error: ...", naming
-// the problem — never a crash, hang or silent output.
+// the problem — never a crash, hang or silent output. Also: the CLI tools run (bench, devices).
 #include <algorithm>
 #include <cctype>
+#include <sstream>
 
 #include "model/model_util.hpp"
+#include "support/test_device.hpp"
 
 using namespace dlvk;
 
@@ -70,4 +72,41 @@ TEST_CASE("cli: DLVK_CPU_MATVEC overrides the host's decode matmul kernel on CPU
       if (c["cpu_quirks"].get<bool>()) CHECK(c["host_cpu_vendor"] != "");
     }
   }
+}
+
+TEST_CASE("cli: dlvk bench and bench ops run and print llama-bench's fields (speed itself is no test)") {
+  const std::string bench = test::dlvk_bin() + " bench --synthetic tiny -p 8 -n 4 -r 2 -d 4 --json";
+  for (const char* quant : {"", " --quant q8_0"}) {
+    auto r = test::run_command(bench + quant);
+    INFO("stderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    std::istringstream lines(r.out);
+    std::string line;
+    int tests = 0;
+    while (std::getline(lines, line)) {
+      auto j = nlohmann::json::parse(line);
+      INFO(line);
+      const bool pp = j["n_prompt"] == 8;
+      CHECK((pp ? j["n_gen"] == 0 : j["n_prompt"] == 0 && j["n_gen"] == 4));
+      CHECK(j["n_depth"] == 4);
+      CHECK(j["avg_ts"].get<double>() > 0);
+      CHECK(j["stddev_ts"].get<double>() >= 0);
+      CHECK(j["samples_ts"].size() == 2);
+      CHECK(!j["device"].get<std::string>().empty());
+      CHECK(j["decode_dispatches"].get<int>() > 0);
+      ++tests;
+    }
+    CHECK(tests == 2);  // pp8 and tg4
+  }
+  auto profile = test::run_command(test::dlvk_bin() + " bench --synthetic tiny -p 8 -n 4 -r 1 --profile");
+  REQUIRE(profile.exit_code == 0);
+  if (test::device().caps().timestamps) {  // (the CLI picks the same best device)
+    CHECK(profile.out.find("GPU time per op") != std::string::npos);
+    CHECK(profile.out.find("gate_up_proj") != std::string::npos);
+  }
+  auto ops = test::run_command(test::dlvk_bin() + " bench ops --filter rmsnorm -r 1 --json");
+  REQUIRE(ops.exit_code == 0);
+  auto first = nlohmann::json::parse(ops.out.substr(0, ops.out.find('\n')));
+  CHECK(first["op"] == "rmsnorm");
+  CHECK(first["gpu_ms"].get<double>() > 0);
 }
