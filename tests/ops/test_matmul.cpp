@@ -10,38 +10,46 @@ using namespace dlvk;
 
 namespace {
 
+// Arguments of Y [M, ldy] = X [M, K] . W^T for `variant`: X uploaded, Y `y_floats` NaNs.
+ops::MatmulArgs matmul_args(test::Buffers& buf, const ops::WeightMatrix& wm, const std::vector<float>& x, uint32_t M,
+                            uint32_t ldy, size_t y_floats, ops::MatmulVariant variant) {
+  ops::MatmulArgs a;
+  a.x = buf.f32(x);
+  a.ldx = wm.cols;
+  a.w = &wm;
+  a.y = buf.nan(y_floats);
+  a.ldy = ldy;
+  a.M = M;
+  a.variant = variant;
+  return a;
+}
+
+// Records and runs one matmul, then reads back the first `count` floats of Y.
+std::vector<float> run_matmul(const ops::MatmulArgs& a, size_t count) {
+  vk::Recorder rec(test::device());
+  ops::record_matmul(rec, a, "matmul");
+  rec.finish()->run();
+  return test::read_f32(a.y, count);
+}
+
 // Runs Y = X W^T (+ bias) (+ y0 when accumulating) on the device with the output pre-filled with NaN
 // (or y0) and returns Y [M, N].
 std::vector<float> device_matmul(test::Buffers& buf, const ops::WeightMatrix& wm, const std::vector<float>& x,
                                  const std::vector<float>* bias, const std::vector<float>* y0, uint32_t M,
                                  ops::MatmulVariant variant) {
-  const uint32_t N = wm.rows, K = wm.cols;
-  ops::MatmulArgs a;
-  a.x = buf.f32(x);
-  a.ldx = K;
-  a.w = &wm;
+  const uint32_t N = wm.rows;
+  ops::MatmulArgs a = matmul_args(buf, wm, x, M, N, size_t(M) * N, variant);
   if (bias) a.bias = buf.f32(*bias);
-  a.y = y0 ? buf.f32(*y0) : buf.nan(size_t(M) * N);
-  a.ldy = N;
-  a.M = M;
+  if (y0) a.y = buf.f32(*y0);
   a.accumulate = y0 != nullptr;
-  a.variant = variant;
-  vk::Recorder rec(test::device());
-  ops::record_matmul(rec, a, "matmul");
-  rec.finish()->run();
-  return test::read_f32(a.y, size_t(M) * N);
+  return run_matmul(a, size_t(M) * N);
 }
 
 // subgroup_k must run where the device can (not silently fall back to rows): K % 8 == 0 and subgroup
 // arithmetic (the minimal profile has none and tests the fallback).
 void check_variant_runs(test::Buffers& buf, const ops::WeightMatrix& wm, uint32_t M, ops::MatmulVariant variant) {
   if (variant != ops::MatmulVariant::subgroup_k) return;
-  ops::MatmulArgs a;
-  a.x = buf.f32(std::vector<float>(size_t(M) * wm.cols));
-  a.ldx = wm.cols;
-  a.w = &wm;
-  a.M = M;
-  a.variant = variant;
+  ops::MatmulArgs a = matmul_args(buf, wm, std::vector<float>(size_t(M) * wm.cols), M, wm.rows, 1, variant);
   const bool can = test::device().caps().subgroup_arithmetic && wm.cols % 8 == 0;
   CHECK(ops::resolve_matmul_variant(test::device().caps(), a) == (can ? variant : ops::MatmulVariant::rows));
 }
@@ -203,21 +211,11 @@ TEST_CASE("matmul: RMSNorm fused into the rows, subgroup_k and matvec kernels ag
             auto wm = ops::upload_matrix(dev, buf.arena, dt, N, K, bytes.data(), "w", q);
             std::vector<float> wref = w;
             if (q != ops::Quant::none) wref = dequantized(w, q);
-            ops::MatmulArgs a;
-            a.x = buf.f32(x);
-            a.ldx = K;
-            a.w = &wm;
-            a.y = buf.nan(size_t(M) * N);
-            a.ldy = N;
-            a.M = M;
-            a.variant = variant;
+            ops::MatmulArgs a = matmul_args(buf, wm, x, M, N, size_t(M) * N, variant);
             a.norm_weight = buf.f32(g);
             a.norm_eps = eps;
             REQUIRE(ops::matmul_fuses_norm(dev.caps(), a));
-            vk::Recorder rec(dev);
-            ops::record_matmul(rec, a, "matmul");
-            rec.finish()->run();
-            auto got = test::read_f32(a.y, size_t(M) * N);
+            auto got = run_matmul(a, size_t(M) * N);
             auto xn = ref::rmsnorm(x, g, M, K, eps);
             std::vector<double> ref(size_t(M) * N);
             for (uint32_t m = 0; m < M; ++m)
@@ -235,13 +233,8 @@ TEST_CASE("matmul: RMSNorm fused into the rows, subgroup_k and matvec kernels ag
   std::vector<float> w = test::random_floats(4 * 64, 3);
   auto bytes = test::encode(w, DType::f32);
   auto wm = ops::upload_matrix(dev, buf.arena, DType::f32, 4, 64, bytes.data(), "w");
-  ops::MatmulArgs a;
-  a.x = buf.f32(std::vector<float>(64));
-  a.ldx = 64;
-  a.w = &wm;
-  a.M = 1;
+  ops::MatmulArgs a = matmul_args(buf, wm, std::vector<float>(64), 1, 4, 4, ops::MatmulVariant::tiled);
   a.norm_weight = buf.f32(std::vector<float>(64, 1.0f));
-  a.variant = ops::MatmulVariant::tiled;
   CHECK_FALSE(ops::matmul_fuses_norm(dev.caps(), a));
 }
 
@@ -286,15 +279,9 @@ TEST_CASE("matmul: GLU fused into matvec, subgroup_k and rows against the produc
             auto bytes = test::encode(w, dt);  // w now holds the stored values
             auto wm = ops::upload_matrix(dev, buf.arena, dt, 2 * I, K, bytes.data(), "gate_up", q);
             std::vector<float> wref = q != ops::Quant::none ? dequantized(w, q) : w;
-            ops::MatmulArgs a;
-            a.x = buf.f32(x);
-            a.ldx = K;
-            a.w = &wm;
+            // + 64: nothing may be written past the I columns of M rows.
+            ops::MatmulArgs a = matmul_args(buf, wm, x, M, I, size_t(M) * I + 64, variant);
             if (bias) a.bias = buf.f32(b);
-            a.y = buf.nan(size_t(M) * I + 64);  // + 64: nothing written past the I columns of M rows
-            a.ldy = I;
-            a.M = M;
-            a.variant = variant;
             if (norm) {
               a.norm_weight = buf.f32(g);
               a.norm_eps = eps;
@@ -306,15 +293,13 @@ TEST_CASE("matmul: GLU fused into matvec, subgroup_k and rows against the produc
             const bool expect = resolved == ops::MatmulVariant::matvec || resolved == ops::MatmulVariant::subgroup_k ||
                                 (resolved == ops::MatmulVariant::rows && G == 8 && K % 8 == 0);
             CHECK(ops::matmul_fuses_glu(dev.caps(), a) == expect);
-            vk::Recorder rec(dev);
             if (!expect) {
+              vk::Recorder rec(dev);
               CHECK_THROWS_AS(ops::record_matmul(rec, a, "gate_up"), Error);
               continue;
             }
-            ops::record_matmul(rec, a, "gate_up");
-            rec.finish()->run();
             ++fused_cases;
-            auto got = test::read_f32(a.y, size_t(M) * I + 64);
+            auto got = run_matmul(a, size_t(M) * I + 64);
             std::vector<double> xn = norm ? ref::rmsnorm(x, g, M, K, eps) : std::vector<double>(x.begin(), x.end());
             // Reference from the unpermuted halves: dequantized rows mapped back by the same definition.
             std::vector<double> ref(size_t(M) * I);
@@ -357,21 +342,11 @@ TEST_CASE("matmul: GLU fused across weight chunks (small storage-buffer range)")
       auto bytes = test::encode(w, DType::f16);
       auto wm = ops::upload_matrix(dev, buf.arena, DType::f16, 2 * I, K, bytes.data(), "gate_up");
       REQUIRE(wm.chunks.size() == 5);
-      ops::MatmulArgs a;
-      a.x = buf.f32(x);
-      a.ldx = K;
-      a.w = &wm;
-      a.y = buf.nan(size_t(M) * I);
-      a.ldy = I;
-      a.M = M;
-      a.variant = variant;
+      ops::MatmulArgs a = matmul_args(buf, wm, x, M, I, size_t(M) * I, variant);
       a.glu = ops::Glu::silu;
       a.glu_group = G;
       REQUIRE(ops::matmul_fuses_glu(dev.caps(), a));
-      vk::Recorder rec(dev);
-      ops::record_matmul(rec, a, "gate_up");
-      rec.finish()->run();
-      auto got = test::read_f32(a.y, size_t(M) * I);
+      auto got = run_matmul(a, size_t(M) * I);
       std::vector<double> ref(size_t(M) * I), wrong(size_t(M) * I);
       for (uint32_t m = 0; m < M; ++m)
         for (uint32_t c = 0; c < I; ++c) {
