@@ -11,6 +11,7 @@
 #include "cli_util.hpp"
 #include "commands.hpp"
 #include "model/synthetic.hpp"
+#include "ops/matmul.hpp"
 
 namespace dlvk::cli {
 namespace {
@@ -49,10 +50,11 @@ void bench(const BenchOptions& o) {
                            .profile = o.profile});
   const auto& caps = device->caps();
   const std::string device_name = caps.device_name;
-  // CPU devices: the host processor and the decode matmul kernel its quirk picks (dlvk devices).
+  // CPU devices: the host processor and the decode matmul kernel chosen for this model (dlvk devices).
+  const bool split_k = ops::cpu_decode_splits_k(caps, model->weight_bytes());
   const std::string host = !caps.cpu_quirks ? std::string()
                                             : fmt::format("{} host, decode matmuls {}", caps.host_cpu_vendor,
-                                                          caps.cpu_matvec_split_k ? "split_k" : "rows");
+                                                          split_k ? "split_k" : "rows");
   // tg is greedy generation: each token's argmax is the next input. With --sampling gpu (default) the
   // argmax is taken on the GPU (Session::eval_top_k: one id read back), as generate() does for greedy
   // sampling; with cpu the whole logits row is read back and the CPU sampler picks; both alternates
@@ -106,7 +108,7 @@ void bench(const BenchOptions& o) {
       j["decode_dispatches"] = session.decode_dispatches(modes[0] ? 0 : 1);
       if (caps.cpu_quirks) {
         j["host_cpu"] = caps.host_cpu_vendor;
-        j["decode_matmul"] = caps.cpu_matvec_split_k ? "split_k" : "rows";
+        j["decode_matmul"] = split_k ? "split_k" : "rows";
       }
       std::printf("%s\n", j.dump().c_str());
     } else {

@@ -35,6 +35,11 @@ std::string bytes_string(uint64_t b) {
 
 const char* yes(bool b) { return b ? "yes" : "no"; }
 
+const char* cpu_matvec_name(dlvk::vk::Capabilities::CpuMatvec m) {
+  using M = dlvk::vk::Capabilities::CpuMatvec;
+  return m == M::split_k ? "split_k" : m == M::rows ? "rows" : "by_residency";
+}
+
 nlohmann::ordered_json caps_json(const dlvk::vk::Capabilities& c) {
   nlohmann::ordered_json heaps = nlohmann::ordered_json::array();
   for (const auto& h : c.heaps) heaps.push_back({{"size", h.size}, {"device_local", h.device_local}});
@@ -61,7 +66,8 @@ nlohmann::ordered_json caps_json(const dlvk::vk::Capabilities& c) {
       {"unified_memory", c.unified_memory},
       {"cpu_quirks", c.cpu_quirks},
       {"host_cpu_vendor", c.host_cpu_vendor},
-      {"cpu_matvec_split_k", c.cpu_matvec_split_k},
+      {"host_llc_bytes", c.host_llc_bytes},
+      {"cpu_matvec", cpu_matvec_name(c.cpu_matvec)},
   };
 }
 
@@ -89,8 +95,11 @@ void print_caps(const dlvk::vk::Capabilities& c) {
   std::printf("  unified memory    %s\n", yes(c.unified_memory));
   std::printf("  CPU quirks        %s\n", c.cpu_quirks ? "on (kernels use CPU-friendly variants)" : "off");
   if (c.cpu_quirks)
-    std::printf("  host CPU          %s: decode matmuls %s\n", c.host_cpu_vendor.c_str(),
-                c.cpu_matvec_split_k ? "split K across lanes" : "one weight row per lane");
+    std::printf("  host CPU          %s, last-level cache %s; decode matmuls: %s\n", c.host_cpu_vendor.c_str(),
+                c.host_llc_bytes ? bytes_string(c.host_llc_bytes).c_str() : "unknown",
+                c.cpu_matvec == dlvk::vk::Capabilities::CpuMatvec::by_residency
+                    ? "one weight row per lane where the model fits that cache, else split K across lanes"
+                    : cpu_matvec_name(c.cpu_matvec));
 }
 
 void run(const Options& o) {

@@ -244,6 +244,7 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
       a.ldy = ldy;
       a.M = T;
       a.accumulate = accumulate;
+      a.stream_bytes = model_.weight_bytes();
       return a;
     };
     auto proj = [&](const ops::WeightMatrix& w, const vk::BufferSlice& bias, const vk::BufferSlice& x, uint32_t ldx,
@@ -300,6 +301,7 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
   a.ldx = hidden;
   a.norm_weight = model_.final_norm_;
   a.norm_eps = eps;
+  a.stream_bytes = model_.weight_bytes();
   vk::BufferSlice x_in = x_, normed = xn_;
   if (all_logits) {
     a.M = T;

@@ -41,12 +41,19 @@ struct MatmulArgs {
   // matvec, subgroup_k and rows (when K % 8 == 0) fuse it: check matmul_fuses_glu first.
   Glu glu = Glu::none;
   uint32_t glu_group = 1;
+  // Bytes of weights one pass of the caller's work streams (a decode step: the whole model): CPU devices
+  // pick the decode kernel by whether that fits the host's last-level cache. 0: this matrix alone.
+  uint64_t stream_bytes = 0;
   MatmulVariant variant = MatmulVariant::automatic;
 };
 
 // The variant record_matmul runs for these arguments: `automatic` resolved from the device, and
 // subgroup_k replaced by rows where it cannot run (no subgroup arithmetic, no texel buffers, K % 8 != 0).
 MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulArgs& a);
+
+// CPU devices: whether decode matmuls (M < 4) over `stream_bytes` of weights split K across lanes
+// (subgroup_k) rather than stream weight rows per lane (rows): Capabilities::cpu_matvec.
+bool cpu_decode_splits_k(const vk::Capabilities& caps, uint64_t stream_bytes);
 
 // Whether record_matmul can apply args.norm_weight itself (the resolved variant is not tiled).
 bool matmul_fuses_norm(const vk::Capabilities& caps, const MatmulArgs& a);

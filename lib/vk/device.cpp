@@ -35,20 +35,45 @@ std::string host_cpu_vendor() {
   return "unknown";
 }
 
-// Per host-vendor quirk of CPU implementations: decode matmuls split K across lanes (subgroup_k) or
-// give each lane its own weight rows (rows). Measured with lavapipe (Mesa 22.3.6, LLVM 15, 2 cores),
-// `dlvk bench --synthetic SHAPE -p 0 -n 32`, tg t/s split K vs rows, same binary interleaved:
-//   AMD EPYC:                    M 30.1 vs 22.7, 1.24B 4.4-5.0 vs 2.9-3.3             -> split K
-//   Intel Xeon (480 MiB of L3):  S 42 vs 56, M 14.2 vs 17.5, 1.24B 3.2 vs 3.2,
-//                                q4_0 S 54 vs 63, M 17.4 vs 18.6                     -> rows
-// Other hosts keep split K, the first measured. $DLVK_CPU_MATVEC=split_k|rows overrides the table.
-bool cpu_matvec_split_k(const std::string& vendor) {
-  if (const char* v = std::getenv("DLVK_CPU_MATVEC"); v && *v) {
-    if (std::strcmp(v, "split_k") == 0) return true;
-    if (std::strcmp(v, "rows") == 0) return false;
-    fail(Status::invalid_argument, "DLVK_CPU_MATVEC='{}' is not a decode matmul kernel (known: split_k, rows)", v);
+// The host's last-level cache in bytes, from Linux sysfs (0 where unknown).
+uint64_t host_llc_bytes() {
+  uint64_t best = 0;
+  int best_level = 0;
+  for (int i = 0; i < 8; ++i) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
+    std::FILE* lf = std::fopen((dir + "level").c_str(), "r");
+    if (!lf) break;
+    int level = 0;
+    const bool got_level = std::fscanf(lf, "%d", &level) == 1;
+    std::fclose(lf);
+    std::FILE* sf = std::fopen((dir + "size").c_str(), "r");
+    if (!sf) continue;
+    unsigned long long size = 0;
+    char unit = 0;
+    const int n = std::fscanf(sf, "%llu%c", &size, &unit);
+    std::fclose(sf);
+    if (!got_level || n < 1) continue;
+    const uint64_t bytes = size * (unit == 'K' ? 1024ull : unit == 'M' ? 1048576ull : 1ull);
+    if (level > best_level || (level == best_level && bytes > best)) best = bytes, best_level = level;
   }
-  return vendor != "Intel";
+  return best;
+}
+
+// How CPU implementations run decode matmuls. Measured with lavapipe (Mesa 22.3.6, LLVM 15, 2 cores),
+// `DLVK_CPU_MATVEC=... dlvk bench --synthetic SHAPE -p 0 -n 32`, tg t/s split K vs rows, interleaved:
+//   AMD EPYC host:                   M (300 MB) 30.1 vs 22.7, 1.24B (2.5 GB) 4.4-5.0 vs 2.9-3.3
+//   Intel Xeon host, 480 MiB of L3:  S (107 MB) 42 vs 56, M 14.2 vs 17.5 (q4_0 S 54 vs 63, M 17.4 vs 18.6);
+//                                    1.24B 3.83 vs 3.62 and 3.68 vs 3.65 (two runs), q8_0 3.21 vs 3.01,
+//                                    q4_0 3.14 vs 3.36: about equal
+// Rows win where the weights stay in the last-level cache; where they stream from memory split K wins
+// (AMD, whose VM's cache holds neither model) or ties (Intel): `by_residency` decides per model.
+Capabilities::CpuMatvec cpu_matvec_from_env() {
+  using M = Capabilities::CpuMatvec;
+  const char* v = std::getenv("DLVK_CPU_MATVEC");
+  if (!v || !*v || std::strcmp(v, "by_residency") == 0) return M::by_residency;
+  if (std::strcmp(v, "split_k") == 0) return M::split_k;
+  if (std::strcmp(v, "rows") == 0) return M::rows;
+  fail(Status::invalid_argument, "DLVK_CPU_MATVEC='{}' is not a decode matmul choice (known: by_residency, split_k, rows)", v);
 }
 
 bool env_flag(const char* name, bool fallback) {
@@ -206,9 +231,10 @@ Capabilities query_caps(VkPhysicalDevice pd, const std::vector<std::string>& ext
     const char* lp = std::getenv("LP_NUM_THREADS");
     c.cpu_threads = lp && std::atoi(lp) > 0 ? uint32_t(std::atoi(lp)) : std::max(1u, std::thread::hardware_concurrency());
     c.host_cpu_vendor = host_cpu_vendor();
+    c.host_llc_bytes = host_llc_bytes();
   }
   // Read for every device, so a bad $DLVK_CPU_MATVEC is an error on any machine.
-  c.cpu_matvec_split_k = cpu_matvec_split_k(c.host_cpu_vendor) && c.cpu_quirks;
+  c.cpu_matvec = cpu_matvec_from_env();
   return c;
 }
 

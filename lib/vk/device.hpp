@@ -63,12 +63,15 @@ struct Capabilities {
   // $LP_NUM_THREADS for lavapipe); kernels keep at least a few workgroups per thread. 0 on GPUs.
   uint32_t cpu_threads = 0;
   // CPU implementations: the host processor's vendor ("Intel", "AMD" from x86 CPUID; "unknown"
-  // elsewhere), the key of the per-vendor quirks below. Empty on GPUs.
+  // elsewhere) and its last-level cache (bytes; 0 unknown). Empty / 0 on GPUs.
   std::string host_cpu_vendor;
-  // Quirk (CPU implementations): decode matmuls (M < 4) split K across a subgroup's lanes (ops'
-  // subgroup_k kernel) instead of giving each lane its own weight rows (rows kernel). Set from the
-  // host vendor (measurements in device.cpp); $DLVK_CPU_MATVEC=split_k|rows overrides.
-  bool cpu_matvec_split_k = false;
+  uint64_t host_llc_bytes = 0;
+  // CPU implementations: how decode matmuls (M < 4) are run. split_k: a subgroup's lanes split K (ops'
+  // subgroup_k kernel); rows: each lane streams its own weight rows; by_residency: rows where the
+  // weights a decode step streams fit the host's last-level cache, else split K (measurements in
+  // device.cpp). $DLVK_CPU_MATVEC=split_k|rows|by_residency; default by_residency.
+  enum class CpuMatvec { by_residency, split_k, rows };
+  CpuMatvec cpu_matvec = CpuMatvec::by_residency;
 
   std::string profile = "native";  // which profile clamped these values
 

@@ -58,9 +58,9 @@ TEST_CASE("cli: bad arguments") {
   expect_one_line_error(test::run_command("env DLVK_CPU_MATVEC=fast " + score + good + " --ids 1,2"), {"DLVK_CPU_MATVEC"});
 }
 
-TEST_CASE("cli: DLVK_CPU_MATVEC overrides the host's decode matmul kernel on CPU devices") {
+TEST_CASE("cli: DLVK_CPU_MATVEC overrides the decode matmul choice of CPU devices") {
   // `dlvk devices --json` shows each device's capabilities as the kernels see them.
-  for (const char* value : {"split_k", "rows"}) {
+  for (const char* value : {"split_k", "rows", "by_residency"}) {
     auto r = test::run_command(std::string("env DLVK_CPU_MATVEC=") + value + " " + test::dlvk_bin() + " devices --json");
     INFO("stderr: " << r.err);
     REQUIRE(r.exit_code == 0);
@@ -68,7 +68,7 @@ TEST_CASE("cli: DLVK_CPU_MATVEC overrides the host's decode matmul kernel on CPU
     for (const auto& d : j["devices"]) {
       const auto& c = d["capabilities"];
       INFO("device " << d["name"]);
-      CHECK(c["cpu_matvec_split_k"] == (c["cpu_quirks"].get<bool>() && std::string(value) == "split_k"));
+      CHECK(c["cpu_matvec"] == value);
       if (c["cpu_quirks"].get<bool>()) CHECK(c["host_cpu_vendor"] != "");
     }
   }

@@ -30,16 +30,19 @@ TEST_CASE("model: every reference config, prefill / decode / odd chunks") {
     double max_ref = 0;
     for (float v : golden.data) max_ref = std::max(max_ref, double(std::abs(v)));
     // batch 1: every token through the decode recording; split_attention_from 0: with key splits;
-    // other_matvec: on CPU devices, the decode matmul kernel this host does not choose (split K or rows).
+    // matvec: on CPU devices, decode with each of the two decode matmul kernels (forced), not only the
+    // one this host and model get.
+    using CpuMatvec = vk::Capabilities::CpuMatvec;
     struct Run {
       uint32_t batch, split_from;
-      bool other_matvec;
+      CpuMatvec matvec;
     };
-    for (auto [batch, split_from, other_matvec] :
-         {Run{64, 768, false}, {1, 768, false}, {1, 0, false}, {1, 768, true}, {7, 768, false}}) {
-      if (other_matvec && !test::device().caps().cpu_quirks) continue;
+    for (auto [batch, split_from, matvec] :
+         {Run{64, 768, CpuMatvec::by_residency}, {1, 768, CpuMatvec::by_residency}, {1, 0, CpuMatvec::by_residency},
+          {1, 768, CpuMatvec::split_k}, {1, 768, CpuMatvec::rows}, {7, 768, CpuMatvec::by_residency}}) {
+      if (matvec != CpuMatvec::by_residency && !test::device().caps().cpu_quirks) continue;
       test::CapsOverride caps;
-      if (other_matvec) caps->cpu_matvec_split_k = !caps->cpu_matvec_split_k;
+      caps->cpu_matvec = matvec;
       Session s(*model, {.context = uint32_t(ids.size()) + 3, .batch = batch, .split_attention_from = split_from});
       std::vector<float> logits(ids.size() * V, NAN);
       auto last = s.eval(ids, logits.data());
@@ -49,13 +52,13 @@ TEST_CASE("model: every reference config, prefill / decode / odd chunks") {
         finite = finite && std::isfinite(logits[i]);
         max_err = std::max(max_err, double(std::abs(logits[i] - golden.data[i])));
       }
-      INFO(name << " batch " << batch << " split_attention_from " << split_from << " matvec split K "
-                << caps->cpu_matvec_split_k << ": max err " << max_err << " max |ref| " << max_ref);
+      INFO(name << " batch " << batch << " split_attention_from " << split_from << " matvec " << int(matvec)
+                << ": max err " << max_err << " max |ref| " << max_ref);
       CHECK(finite);
       CHECK(max_err <= 1e-4 * max_ref);
       CHECK(std::equal(last.begin(), last.end(), logits.end() - V));
-      MESSAGE(name << " batch " << batch << " split_attention_from " << split_from << " matvec split K "
-                   << caps->cpu_matvec_split_k << ": max |err| / max |ref| = "
+      MESSAGE(name << " batch " << batch << " split_attention_from " << split_from << " matvec " << int(matvec)
+                   << ": max |err| / max |ref| = "
                    << max_err / max_ref);
     }
   }
