@@ -19,7 +19,8 @@ namespace dlvk::vk {
 
 namespace {
 
-// The host processor's vendor: CPU Vulkan implementations run on it, so their quirks follow it.
+// The host processor's vendor, which CPU Vulkan implementations run on (shown by dlvk devices / bench:
+// measurements of CPU-device kernels depend on the host).
 std::string host_cpu_vendor() {
 #if defined(__x86_64__) || defined(__i386__)
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
