@@ -18,7 +18,7 @@ struct MatmulPush {
 // kernel (1 where K % 8 != 0 or X rows are not whole texels).
 uint32_t subgroup_k_columns(const MatmulArgs& a) { return a.M == 1 ? 32u : 16u; }
 bool rows_vectorized(const MatmulArgs& a) { return a.w->cols % 8 == 0 && a.ldx % 4 == 0; }
-uint32_t rows_columns(const MatmulArgs& a) { return !rows_vectorized(a) ? 1u : a.M >= 16 ? 16u : 4u; }
+uint32_t rows_columns(const MatmulArgs& a) { return !rows_vectorized(a) ? 1u : a.M >= 32 ? 8u : a.M >= 16 ? 16u : 4u; }
 
 struct TiledConfig {
   uint32_t bm, bn, bk, tm, tn;
@@ -120,18 +120,14 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     gy = (a.M + xrows - 1) / xrows;
   } else if (v == MatmulVariant::rows) {
     // Blocks of columns x rows per invocation, measured on lavapipe (bench ops, f16 M=128 2048x2048,
-    // GFLOP/s): 16x16 63, 32x16 64, 8x16 55, 16x32 61, 8x32 60, 4x32 51; 1x8 (one column) 16 (AMD EPYC
-    // host). Intel Xeon host: 16x16 38, 16x32 47, 32x32 51, but 16x32 adds ~6 s of llvmpipe compile
-    // time per start without a shader cache and 32x32 ~35 s, so 16x16 stays, except for matrices of
-    // 32 MiB and more (models of ~1B parameters and up: gate/up and down projections), where 32 X rows
-    // per weight fetch are worth one slower compile: 1.24B pp64 16.0 -> 21.4 t/s (Intel Xeon host).
+    // GFLOP/s), AMD EPYC host: 16x16 63, 32x16 64, 8x16 55, 16x32 61, 8x32 60, 4x32 51; 1x8 (one
+    // column) 16. Intel Xeon host: 16x16 35-42, 8x32 44-48, 16x32 47, 32x32 51, in the models (pp t/s,
+    // interleaved) 16x16 vs 8x32: S 479-680 vs 710-769, M 128 vs 158, 1.24B pp64 16.0 vs 21.6-22.4 (16x32
+    // 21.2). llvmpipe's compile time grows with the accumulators (16x16 and 8x32: ~1 s a pipeline, 16x32 4 s,
+    // 32x32 35 s), so 8x32 from 32 rows on, 16x16 from 16.
     // Small M gets small blocks (rows past M are computed and dropped).
-    const bool vec = rows_vectorized(a), big = w.bytes() >= (32ull << 20);
-    const uint32_t xrows = !vec            ? std::min<uint32_t>(a.M, 4)
-                           : a.M >= 32 && big ? 32u
-                           : a.M >= 16        ? 16u
-                           : a.M >= 4         ? 4u
-                                              : 1u;
+    const bool vec = rows_vectorized(a);
+    const uint32_t xrows = !vec ? std::min<uint32_t>(a.M, 4) : a.M >= 32 ? 32u : a.M >= 16 ? 16u : a.M >= 4 ? 4u : 1u;
     const uint32_t ncols = rows_columns(a);
     // A multiple of 8 (the kernel's column interleave); smaller where CPU threads would idle.
     uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
