@@ -14,11 +14,22 @@ struct MatmulPush {
   uint32_t glu_group;
 };
 
-// Columns per subgroup of the subgroup_k kernel (M == 1: 32, else 16) and per invocation of the rows
-// kernel (1 where K % 8 != 0 or X rows are not whole texels).
+// Columns per subgroup of the subgroup_k kernel (M == 1: 32, else 16).
 uint32_t subgroup_k_columns(const MatmulArgs& a) { return a.M == 1 ? 32u : 16u; }
+// The rows kernel reads 8 elements at a time where K % 8 == 0 and X rows are whole texels.
 bool rows_vectorized(const MatmulArgs& a) { return a.w->cols % 8 == 0 && a.ldx % 4 == 0; }
-uint32_t rows_columns(const MatmulArgs& a) { return !rows_vectorized(a) ? 1u : a.M >= 32 ? 8u : a.M >= 16 ? 16u : 4u; }
+
+// The rows kernel's block per invocation: weight rows (output columns) x X rows (measurements in
+// record_matmul). Small M gets small blocks (rows past M are computed and dropped).
+struct RowsBlock {
+  uint32_t cols, xrows;
+};
+RowsBlock rows_block(const MatmulArgs& a) {
+  if (!rows_vectorized(a)) return {1, std::min<uint32_t>(a.M, 4)};
+  if (a.M >= 32) return {8, 32};
+  if (a.M >= 16) return {16, 16};
+  return a.M >= 4 ? RowsBlock{4, 4} : RowsBlock{4, 1};
+}
 
 struct TiledConfig {
   uint32_t bm, bn, bk, tm, tn;
@@ -81,7 +92,7 @@ bool matmul_fuses_glu(const vk::Capabilities& caps, const MatmulArgs& a) {
   switch (resolve_matmul_variant(caps, a)) {
     case MatmulVariant::matvec: return true;  // one gate/up pair per workgroup
     case MatmulVariant::subgroup_k: return subgroup_k_columns(a) % pair == 0;
-    case MatmulVariant::rows: return G == 8 && rows_columns(a) % 2 == 0;  // lane columns stride 8
+    case MatmulVariant::rows: return G == 8 && rows_block(a).cols % 2 == 0;  // lane columns stride 8
     default: return false;
   }
 }
@@ -124,11 +135,9 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     // column) 16. Intel Xeon host: 16x16 35-42, 8x32 44-48, 16x32 47, 32x32 51, in the models (pp t/s,
     // interleaved) 16x16 vs 8x32: S 479-680 vs 710-769, M 128 vs 158, 1.24B pp64 16.0 vs 21.6-22.4 (16x32
     // 21.2). llvmpipe's compile time grows with the accumulators (16x16 and 8x32: ~1 s a pipeline, 16x32 4 s,
-    // 32x32 35 s), so 8x32 from 32 rows on, 16x16 from 16.
-    // Small M gets small blocks (rows past M are computed and dropped).
+    // 32x32 35 s), so 8x32 from 32 rows on, 16x16 from 16 (rows_block).
     const bool vec = rows_vectorized(a);
-    const uint32_t xrows = !vec ? std::min<uint32_t>(a.M, 4) : a.M >= 32 ? 32u : a.M >= 16 ? 16u : a.M >= 4 ? 4u : 1u;
-    const uint32_t ncols = rows_columns(a);
+    const auto [ncols, xrows] = rows_block(a);
     // A multiple of 8 (the kernel's column interleave); smaller where CPU threads would idle.
     uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
     const uint64_t row_groups = (a.M + xrows - 1) / xrows;
