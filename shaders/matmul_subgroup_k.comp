@@ -14,7 +14,6 @@
 #define X_TEXEL
 #include "matmul_io.glsl"
 
-layout(constant_id = 3) const uint NCOLS = 1;
 // Column blocks per workgroup (workgroup size / expected subgroup size); looped over by the actual
 // subgroups, so a device that picks another subgroup size is still correct.
 layout(constant_id = 4) const uint BLOCKS = 1;
@@ -36,14 +35,35 @@ void main() {
     float sumsq[XROWS];  // NORM: this lane's part of the sum of x^2 per row
     for (uint r = 0; r < XROWS; ++r) sumsq[r] = 0.0;
     const bool quant = WDT == DT_Q8_0 || WDT == DT_Q4_0;
-    const uint steps = quant ? 4u : 1u;  // groups per lane step: quantized, a block (one scale fetch)
-    for (uint b = lane; b < groups_per_row / steps; b += gl_SubgroupSize) {
-      // Not `scale[j] = quant ? quant_scale(..) : 1.0`: that form made the f16 kernel 2x slower on lavapipe.
-      float scale[NCOLS];
-      if (quant)
-        for (uint j = 0; j < NCOLS; ++j) scale[j] = quant_scale(wgroup[j] / 4u + b);
-      for (uint s = 0; s < steps; ++s) {
-        const uint t = b * steps + s;
+    if (quant) {
+      // A block of 32 elements per lane step: its X texels first, then per column one scale and the
+      // block's weight texels, each fetched once.
+      for (uint b = lane; b < groups_per_row / 4u; b += gl_SubgroupSize) {
+        vec4 xs[XROWS][8];
+        for (uint r = 0; r < XROWS; ++r)
+          for (uint i = 0; i < 8u; ++i) xs[r][i] = load_x4(xrow[r] + 8u * b + i);
+        if (NORM != 0u)
+          for (uint i = 0; i < 8u; ++i) {
+            const vec4 g = load_g4(8u * b + i);
+            for (uint r = 0; r < XROWS; ++r) {
+              sumsq[r] += dot(xs[r][i], xs[r][i]);
+              xs[r][i] *= g;
+            }
+          }
+        for (uint j = 0; j < NCOLS; ++j) {
+          const uint block = wgroup[j] / 4u + b;
+          const float scale = quant_scale(block);
+          vec4 w[8];
+          decode_quant_block(block, w);
+          for (uint r = 0; r < XROWS; ++r) {
+            float d = 0.0;
+            for (uint i = 0; i < 8u; ++i) d += dot(w[i], xs[r][i]);
+            acc[j][r] += scale * d;
+          }
+        }
+      }
+    } else {
+      for (uint t = lane; t < groups_per_row; t += gl_SubgroupSize) {
         vec4 xa[XROWS], xb[XROWS];
         for (uint r = 0; r < XROWS; ++r) {
           xa[r] = load_x4(xrow[r] + 2u * t);
@@ -57,13 +77,13 @@ void main() {
             xb[r] *= gb;
           }
         }
+        for (uint r = 0; r < XROWS; ++r) {
+          xa[r] *= F16_X_SCALE;
+          xb[r] *= F16_X_SCALE;
+        }
         for (uint j = 0; j < NCOLS; ++j) {
           vec4 wa, wb;
           decode_group(wgroup[j] + t, wa, wb);
-          if (quant) {
-            wa *= scale[j];
-            wb *= scale[j];
-          }
           for (uint r = 0; r < XROWS; ++r) acc[j][r] += dot(wa, xa[r]) + dot(wb, xb[r]);
         }
       }
@@ -78,7 +98,7 @@ void main() {
       }
     float partial[NCOLS * XROWS];
     for (uint j = 0; j < NCOLS; ++j)
-      for (uint r = 0; r < XROWS; ++r) partial[j * XROWS + r] = acc[j][r];
+      for (uint r = 0; r < XROWS; ++r) partial[j * XROWS + r] = acc[j][r] * F16_Y_SCALE;
     [[dont_unroll]] for (uint i = 0; i < NCOLS * XROWS; ++i) {
       const uint n = n0 + i / XROWS, m = m0 + i % XROWS;
       if (glu()) {

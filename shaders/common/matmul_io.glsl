@@ -11,6 +11,7 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint XROWS = 1;
 layout(constant_id = 2) const uint WDT = 0;
+layout(constant_id = 3) const uint NCOLS = 1;  // weight rows (output columns) per invocation or subgroup
 layout(constant_id = 5) const uint NORM = 0;
 
 #ifdef X_TEXEL
@@ -88,10 +89,24 @@ void store_glu(uint m, uint n, float g, float u) {
   y[m * p.ldy + glu_column(row, p.glu_group)] = a * u;
 }
 
-// The 8 weights of one texel of a 16-bit format.
+// f16 weights decode with unpackHalf2x16, or where a kernel's block has at least as many weight rows
+// (NCOLS) as X rows (decode) as w * 2^-112: the half's sign, exponent and mantissa moved into a float's
+// places, 5 integer operations for 2 weights (unpackHalf2x16 made lavapipe's matvec ~1.4x slower than
+// bf16). Those kernels scale X by F16_X_SCALE and results by F16_Y_SCALE (2^64 * 2^48 = 2^112), so
+// products stay normal floats; half infinities and NaNs then decode finite. (With 32 X rows per 8
+// weight rows, scaling X costs more than unpackHalf2x16 saves.)
+const bool F16_SHIFTED = WDT == DT_F16 && XROWS <= NCOLS;
+const float F16_X_SCALE = F16_SHIFTED ? 18446744073709551616.0 : 1.0;  // 2^64
+const float F16_Y_SCALE = F16_SHIFTED ? 281474976710656.0 : 1.0;       // 2^48
+
+// The 8 weights of one texel of a 16-bit format (F16_SHIFTED: times 2^-112).
 void decode8(uint texel, out vec4 wa, out vec4 wb) {
   uvec4 q = load_w4(texel);
-  if (WDT == DT_F16) {
+  if (F16_SHIFTED) {
+    const uvec4 lo = uvec4(ivec4(q << 16) >> 3) & 0x8fffe000u, hi = uvec4(ivec4(q) >> 3) & 0x8fffe000u;
+    wa = uintBitsToFloat(uvec4(lo.x, hi.x, lo.y, hi.y));
+    wb = uintBitsToFloat(uvec4(lo.z, hi.z, lo.w, hi.w));
+  } else if (WDT == DT_F16) {
     wa = vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
     wb = vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
   } else {
@@ -117,5 +132,46 @@ void decode_group(uint g, out vec4 wa, out vec4 wb) {
     wb = vec4(uvec4(w >> 16, w >> 20, w >> 24, w >> 28) & 15u) - 8.0;
   } else {
     decode8(g, wa, wb);
+  }
+}
+
+// The 32 weights of quantized block `block` of the chunk (without its scale): each texel is fetched
+// once (q8_0: two texels a block, q4_0: one), where per-group decoding fetched q8_0 texels twice and
+// q4_0 texels four times.
+void decode_quant_block(uint block, out vec4 w[8]) {
+  if (WDT == DT_Q8_0) {
+    const uvec4 qa = load_w4(2u * block), qb = load_w4(2u * block + 1u);
+    w[0] = s8x4(qa.x), w[1] = s8x4(qa.y), w[2] = s8x4(qa.z), w[3] = s8x4(qa.w);
+    w[4] = s8x4(qb.x), w[5] = s8x4(qb.y), w[6] = s8x4(qb.z), w[7] = s8x4(qb.w);
+  } else {
+    const uvec4 q = load_w4(block);
+    for (uint s = 0; s < 4u; ++s) {
+      w[2u * s] = vec4(uvec4(q[s], q[s] >> 4, q[s] >> 8, q[s] >> 12) & 15u) - 8.0;
+      w[2u * s + 1u] = vec4(uvec4(q[s] >> 16, q[s] >> 20, q[s] >> 24, q[s] >> 28) & 15u) - 8.0;
+    }
+  }
+}
+
+// The texels of quantized block `block` (q8_0: qa and qb; q4_0: qa) and group s (0..3) of them decoded
+// (without the scale): kernels that keep a block's texels across steps fetch each once.
+void load_quant_block(uint block, out uvec4 qa, out uvec4 qb) {
+  if (WDT == DT_Q8_0) {
+    qa = load_w4(2u * block);
+    qb = load_w4(2u * block + 1u);
+  } else {
+    qa = load_w4(block);
+    qb = uvec4(0u);
+  }
+}
+void decode_quant_group(uvec4 qa, uvec4 qb, uint s, out vec4 wa, out vec4 wb) {
+  if (WDT == DT_Q8_0) {
+    const uvec4 q = s < 2u ? qa : qb;
+    const uint i = 2u * (s & 1u);
+    wa = s8x4(q[i]);
+    wb = s8x4(q[i + 1u]);
+  } else {
+    const uint w = qa[s];
+    wa = vec4(uvec4(w, w >> 4, w >> 8, w >> 12) & 15u) - 8.0;
+    wb = vec4(uvec4(w >> 16, w >> 20, w >> 24, w >> 28) & 15u) - 8.0;
   }
 }

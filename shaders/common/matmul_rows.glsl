@@ -9,7 +9,6 @@
 #extension GL_EXT_control_flow_attributes : require
 #include "matmul_io.glsl"
 
-layout(constant_id = 3) const uint NCOLS = 1;
 // 1: K % 8 == 0 and X rows of whole texels, read 8 elements at a time; 0: element by element.
 layout(constant_id = 4) const uint VEC = 1;
 const bool QUANT = WDT == DT_Q8_0 || WDT == DT_Q4_0;
@@ -39,8 +38,12 @@ void main() {
     for (uint b = 0; b < groups / STEPS; ++b) {
       // Not `scale[j] = QUANT ? quant_scale(..) : 1.0`: that form made the f16 kernel 2x slower on lavapipe.
       float scale[NCOLS];
+      uvec4 qa[NCOLS], qb[NCOLS];  // quantized: the block's texels, fetched once for its 4 steps
       if (QUANT)
-        for (uint j = 0; j < NCOLS; ++j) scale[j] = quant_scale(wgroup[j] / 4u + b);
+        for (uint j = 0; j < NCOLS; ++j) {
+          scale[j] = quant_scale(wgroup[j] / 4u + b);
+          load_quant_block(wgroup[j] / 4u + b, qa[j], qb[j]);
+        }
       for (uint s = 0; s < STEPS; ++s) {
         const uint t = b * STEPS + s;
         vec4 xa[XROWS], xb[XROWS];
@@ -56,12 +59,18 @@ void main() {
             xb[r] *= gb;
           }
         }
+        for (uint r = 0; r < XROWS; ++r) {
+          xa[r] *= F16_X_SCALE;
+          xb[r] *= F16_X_SCALE;
+        }
         for (uint j = 0; j < NCOLS; ++j) {
           vec4 wa, wb;
-          decode_group(wgroup[j] + t, wa, wb);
           if (QUANT) {
+            decode_quant_group(qa[j], qb[j], s, wa, wb);
             wa *= scale[j];
             wb *= scale[j];
+          } else {
+            decode_group(wgroup[j] + t, wa, wb);
           }
           for (uint r = 0; r < XROWS; ++r) acc[j][r] += dot(wa, xa[r]) + dot(wb, xb[r]);
         }
@@ -93,8 +102,9 @@ void main() {
       for (uint j = 0; j < NCOLS; ++j) acc[j][r] *= inv_rms;
     }
   float result[NCOLS * XROWS];
+  const float y_scale = VEC != 0u ? F16_Y_SCALE : 1.0;  // the element-wise path decodes f16 exactly
   for (uint j = 0; j < NCOLS; ++j)
-    for (uint r = 0; r < XROWS; ++r) result[j * XROWS + r] = acc[j][r];
+    for (uint r = 0; r < XROWS; ++r) result[j * XROWS + r] = acc[j][r] * y_scale;
   [[dont_unroll]] for (uint i = 0; i < NCOLS * XROWS; ++i) {
     const uint j = i / XROWS, n = n_first + j * 8u, m = m0 + i % XROWS;
     if (glu()) {

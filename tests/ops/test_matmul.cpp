@@ -120,6 +120,43 @@ TEST_CASE("matmul: weights split into row chunks (small storage-buffer range)") 
   }
 }
 
+TEST_CASE("matmul: f16 weights at the ends of the half range (subnormals, smallest normals, 65504) decode exactly") {
+  // The CPU-device kernels decode f16 by moving bits (times 2^-112, undone by scaling X and Y), not
+  // with unpackHalf2x16: check every class of half per output, each row one class, against the bound
+  // 1e-5 * sum |w| |x| of f32 accumulation (a flushed subnormal row would be off by ~10% of that sum).
+  auto& dev = test::device();
+  test::Buffers buf;
+  const uint32_t N = 8, K = 64;
+  std::vector<float> w(size_t(N) * K);
+  auto rnd = test::random_floats(w.size(), 77);
+  for (uint32_t k = 0; k < K; ++k) {
+    const float sign = k % 3 == 0 ? -1.0f : 1.0f;
+    w[0 * K + k] = sign * float(1 + 16 * k) * 0x1p-24f;          // subnormal halves
+    w[1 * K + k] = sign * (1.0f + float(k) / 64.0f) * 0x1p-14f;  // smallest normals
+    w[2 * K + k] = sign * (65504.0f - 32.0f * float(k));        // the largest halves
+    w[3 * K + k] = k == 37 ? -3.0f : 0.0f;                      // zeros (and -0 below)
+    w[4 * K + k] = k % 2 ? -0.0f : sign * std::ldexp(1.0f + std::abs(rnd[k]), -int(k % 28));
+    for (uint32_t r = 5; r < N; ++r) w[r * K + k] = rnd[r * K + k];
+  }
+  auto bytes = test::encode(w, DType::f16);
+  auto wm = ops::upload_matrix(dev, buf.arena, DType::f16, N, K, bytes.data(), "w");
+  for (uint32_t M : {1u, 5u, 40u}) {
+    auto x = test::random_floats(size_t(M) * K, 78 + M);
+    auto ref = ref::matmul(x, w, {}, M, N, K);
+    for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::rows,
+                         ops::MatmulVariant::subgroup_k}) {
+      auto got = device_matmul(buf, wm, x, nullptr, nullptr, M, variant);
+      for (uint32_t m = 0; m < M; ++m)
+        for (uint32_t n = 0; n < N; ++n) {
+          double bound = 0;
+          for (uint32_t k = 0; k < K; ++k) bound += std::abs(double(w[n * K + k]) * x[m * K + k]);
+          INFO("M=" << M << " row " << n << " of class " << std::min(n, 5u) << " variant " << int(variant));
+          CHECK(std::abs(got[m * N + n] - ref[m * N + n]) <= 1e-5 * bound + 1e-30);
+        }
+    }
+  }
+}
+
 namespace {
 
 // The quantization rule of ops::Quant, written again here from its definition: blocks of 32 along a
