@@ -1,7 +1,9 @@
 #version 450
 // RoPE for a fused Q/K/V projection row [q heads | k heads | v heads] (each head d wide), one dispatch
 // per layer: queries rotated in place, keys rotated into the K cache and values copied into the V
-// cache at row pos0 + t. Rotation as in rope.comp (rotate-half, cos/sin from the host table).
+// cache at row pos0 + t. Rotation as in rope.comp (rotate-half, cos/sin from the host table), or with
+// pair_group G > 0 on q/k heads stored permuted (common/qkv_rope.glsl): pair j at head elements
+// (j / G) * 2G + j % G and that + G; the caches then hold keys in that order.
 layout(local_size_x_id = 0) in;
 
 layout(binding = 0) readonly buffer Params { uint pos0; } params;
@@ -13,6 +15,7 @@ layout(binding = 4) writeonly buffer VCache { float vc[]; };
 layout(push_constant) uniform Push {
   uint T, H, Hkv, d;
   uint ld_qkv;
+  uint pair_group;
 } p;
 
 void main() {
@@ -24,23 +27,25 @@ void main() {
   const uint h = (gid / half_d) % slots;  // head slot: q heads, then k heads, then v heads
   const uint t = gid / (half_d * slots);
   const uint pos = params.pos0 + t;
-  const uint s = t * p.ld_qkv + h * p.d + j;
-  float a = qkv[s], b = qkv[s + half_d];
+  const uint G = p.pair_group;
+  const uint ja = G == 0u ? j : (j / G) * 2u * G + j % G, step = G == 0u ? half_d : G;  // pair: ja, ja + step
+  const uint s = t * p.ld_qkv + h * p.d + ja;
+  float a = qkv[s], b = qkv[s + step];
   const uint ldc = p.Hkv * p.d;
   if (h >= p.H + p.Hkv) {
-    const uint o = pos * ldc + (h - p.H - p.Hkv) * p.d + j;
+    const uint o = pos * ldc + (h - p.H - p.Hkv) * p.d + ja;
     vc[o] = a;
-    vc[o + half_d] = b;
+    vc[o + step] = b;
     return;
   }
   vec2 c = cs[pos * half_d + j];
   float ra = a * c.x - b * c.y, rb = b * c.x + a * c.y;
   if (h < p.H) {
     qkv[s] = ra;
-    qkv[s + half_d] = rb;
+    qkv[s + step] = rb;
   } else {
-    const uint o = pos * ldc + (h - p.H) * p.d + j;
+    const uint o = pos * ldc + (h - p.H) * p.d + ja;
     kc[o] = ra;
-    kc[o + half_d] = rb;
+    kc[o + step] = rb;
   }
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "dlvk/model_tensors.hpp"
 #include "ops/diff_attention.hpp"
@@ -55,7 +56,10 @@ std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const
   // Several [rows_i, cols] tensors as one matrix: stacked (group 0), or with rows interleaved in groups
   // (`group` rows of every part in turn; the parts then have equal rows, a multiple of group). Mixed
   // dtypes are stored as f32.
-  auto fused = [&](std::initializer_list<const TensorInfo*> parts, uint32_t group, const std::string& name) {
+  // row_of(part, r): where a stacked part's row r goes within the part (the q/k heads' RoPE order).
+  using RowMap = std::function<size_t(size_t, size_t)>;
+  auto fused = [&](std::initializer_list<const TensorInfo*> parts, uint32_t group, const std::string& name,
+                   const RowMap& row_of = {}) {
     DType dt = (*parts.begin())->dtype;
     uint32_t rows = 0, cols = uint32_t((*parts.begin())->shape[1]);
     for (auto* ti : parts) {
@@ -73,7 +77,8 @@ std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const
         src = reinterpret_cast<const char*>(f32.data());
       }
       for (size_t r = 0; r < size_t(ti->shape[0]); ++r) {
-        size_t dst = group ? (r / group) * group * parts.size() + part * group + r % group : stacked + r;
+        size_t dst = group ? (r / group) * group * parts.size() + part * group + r % group
+                           : stacked + (row_of ? row_of(part, r) : r);
         std::memcpy(data.data() + dst * row_bytes, src + r * row_bytes, row_bytes);
       }
       stacked += size_t(ti->shape[0]);
@@ -91,6 +96,11 @@ std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const
   m->weights_arena_.set_block_size(std::min<uint64_t>(256ull << 20, total + (4ull << 20)));
   if (progress) progress(0, total);
   m->glu_group_ = ops::glu_group(uint32_t(c.intermediate_size));
+  const uint32_t d = uint32_t(c.head_dim);
+  m->rope_group_ = ops::rope_pair_group(d);
+  auto qkv_row = [&](size_t part, size_t r) {  // q (0) and k (1) heads permuted, v (2) as it is
+    return part < 2 ? (r / d) * d + ops::rope_stored_row(uint32_t(r % d), d, m->rope_group_) : r;
+  };
   m->embed_ = matrix(t.embed_tokens, ops::Quant::none);  // a gather table: read one row per token
   m->tied_ = t.lm_head_tied;
   if (!m->tied_) m->lm_head_ = matrix(t.lm_head, quant);
@@ -100,14 +110,20 @@ std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const
     Layer l;
     l.input_norm = vec(lt.input_norm);
     l.post_norm = vec(lt.post_norm);
-    l.qkv = fused({lt.q_proj, lt.k_proj, lt.v_proj}, 0, fmt::format("layer {} q/k/v_proj", i));
+    l.qkv = fused({lt.q_proj, lt.k_proj, lt.v_proj}, 0, fmt::format("layer {} q/k/v_proj", i), qkv_row);
     l.o = matrix(lt.o_proj, quant);
     l.gate_up = fused({lt.gate_proj, lt.up_proj}, m->glu_group_, fmt::format("layer {} gate/up_proj", i));
     l.down = matrix(lt.down_proj, quant);
     if (c.attention_bias) {
-      std::vector<float> b = tensor_to_f32(*lt.q_bias), kb = tensor_to_f32(*lt.k_bias), vb = tensor_to_f32(*lt.v_bias);
-      b.insert(b.end(), kb.begin(), kb.end());
-      b.insert(b.end(), vb.begin(), vb.end());
+      std::vector<float> b;
+      size_t part = 0;
+      for (const TensorInfo* ti : {lt.q_bias, lt.k_bias, lt.v_bias}) {
+        std::vector<float> v = tensor_to_f32(*ti);
+        const size_t base = b.size();
+        b.resize(base + v.size());
+        for (size_t r = 0; r < v.size(); ++r) b[base + qkv_row(part, r)] = v[r];
+        ++part;
+      }
       l.qkv_bias = ops::upload_f32(device, m->weights_arena_, b, lt.q_bias->name);
       l.o_bias = vec(lt.o_bias);
     }
@@ -267,9 +283,16 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
       return a;
     };
     const uint32_t ldqkv = (H + 2 * Hkv) * d;
-    ops::record_matmul(rec, normed_args(L.input_norm, L.qkv, L.qkv_bias, qkv_, ldqkv), "qkv_proj");
-    ops::record_rope_qkv(rec, {.params = params_, .table = rope_table_, .qkv = qkv_, .ld_qkv = ldqkv, .k_cache = k_cache_[li],
-                               .v_cache = v_cache_[li], .T = T, .H = H, .Hkv = Hkv, .d = d}, "rope_qkv");
+    // Q/K/V projection, RoPE and the KV-cache write: one dispatch where the matmul kernel rotates.
+    ops::MatmulArgs qkv = normed_args(L.input_norm, L.qkv, L.qkv_bias, qkv_, ldqkv);
+    qkv.rope = ops::MatmulArgs::QkvRope{.params = params_, .table = rope_table_, .k_cache = k_cache_[li],
+                                        .v_cache = v_cache_[li], .H = H, .Hkv = Hkv, .d = d};
+    if (model_.rope_group_ == 0 || !ops::matmul_fuses_rope(dev.caps(), qkv)) qkv.rope.reset();
+    ops::record_matmul(rec, qkv, "qkv_proj");
+    if (!qkv.rope)
+      ops::record_rope_qkv(rec, {.params = params_, .table = rope_table_, .qkv = qkv_, .ld_qkv = ldqkv,
+                                 .k_cache = k_cache_[li], .v_cache = v_cache_[li], .T = T, .H = H, .Hkv = Hkv, .d = d,
+                                 .pair_group = model_.rope_group_}, "rope_qkv");
     ops::DiffAttentionArgs at{.params = params_, .q = qkv_, .ldq = ldqkv, .k_cache = k_cache_[li], .v_cache = v_cache_[li],
                               .out = attn_, .ldo = H * d, .scratch = attn_scratch_, .T = T, .H = H, .Hkv = Hkv, .d = d,
                               .n_split = split ? decode_splits_ : 1, .lambda = L.lambda, .lambda_init = L.lambda_init,

@@ -48,7 +48,9 @@ class Model {
 
   // Q, K and V projections are one matrix [q; k; v] (one matmul per layer), and gate/up one matrix
   // with their rows interleaved in groups of glu_group_ (ops::glu_group: 8 gate rows, their 8 up rows,
-  // ...) so a matmul kernel's lane or workgroup holds both halves of its GLU outputs.
+  // ...) so a matmul kernel's lane or workgroup holds both halves of its GLU outputs. Likewise each q
+  // and k head's rows are permuted so RoPE pairs are rows rope_group_ apart (ops::rope_stored_row):
+  // the q/k/v matmul then rotates and writes the KV cache itself.
   struct Layer {
     vk::BufferSlice input_norm, post_norm;
     ops::WeightMatrix qkv, o, gate_up, down;
@@ -62,6 +64,7 @@ class Model {
   bool tied_ = false;
   ops::Quant quant_ = ops::Quant::none;
   uint32_t glu_group_ = 1;
+  uint32_t rope_group_ = 0;
   vk::BufferSlice final_norm_;
   std::vector<Layer> layers_;
   std::vector<float> inv_freq_;

@@ -12,6 +12,7 @@ struct MatmulPush {
                    // 2 accumulate (GPU kernels specialize those)
   float norm_eps;  // CPU-device kernels with NORM
   uint32_t glu_group;
+  uint32_t rope_q, rope_kv, rope_d;  // ROPE variants: H * d, Hkv * d, d
 };
 
 // Columns per subgroup of the subgroup_k kernel (M == 1: 32, else 16).
@@ -97,6 +98,21 @@ bool matmul_fuses_glu(const vk::Capabilities& caps, const MatmulArgs& a) {
   }
 }
 
+bool matmul_fuses_rope(const vk::Capabilities& caps, const MatmulArgs& a) {
+  if (!a.rope) return false;
+  const auto& r = *a.rope;
+  // Pairs 8 apart in groups of 16, whole in every chunk (chunks start at multiples of 16 rows).
+  if (r.d % 16 != 0 || a.accumulate || a.glu != Glu::none || a.w->rows != (r.H + 2 * r.Hkv) * r.d) return false;
+  for (const auto& c : a.w->chunks)
+    if (c.row0 % 16 != 0 || c.rows % 16 != 0) return false;
+  switch (resolve_matmul_variant(caps, a)) {
+    case MatmulVariant::matvec: return true;
+    case MatmulVariant::subgroup_k: return subgroup_k_columns(a) % 16 == 0;
+    case MatmulVariant::rows: return all_texel_bindable(caps, a) && rows_block(a).cols % 2 == 0;
+    default: return false;
+  }
+}
+
 void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view label) {
   const auto& caps = rec.device().caps();
   const WeightMatrix& w = *a.w;
@@ -110,6 +126,12 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   if (glu && !matmul_fuses_glu(caps, a))
     fail(Status::internal, "{}: GLU of a {}-row gate/up projection in groups of {} cannot be fused into this matmul",
          label, w.rows, a.glu_group);
+
+  const bool rope = a.rope.has_value();
+  if (rope && !matmul_fuses_rope(caps, a))
+    fail(Status::internal, "{}: RoPE of this q/k/v projection cannot be fused into this matmul", label);
+  const std::string suffix = rope ? "_rope" : "";
+  const uint32_t nbind = rope ? 9 : 5;
 
   vk::KernelKey key;
   uint32_t gx_rows = 0, gy = 0;
@@ -126,7 +148,8 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     auto workgroups = [&](uint32_t size) { return (w.rows + uint64_t(ncols) * (size / sg) - 1) / (uint64_t(ncols) * (size / sg)) * row_groups; };
     while (wg / sg > 1 && workgroups(wg) < kWorkgroupsPerThread * uint64_t(caps.cpu_threads)) wg /= 2;
     const uint32_t blocks = std::max<uint32_t>(1, wg / sg);
-    key = {"matmul_subgroup_k", {wg, xrows, w.format_code(), ncols, blocks, norm}, 5, sizeof(MatmulPush), 0, 0x13u};
+    key = {"matmul_subgroup_k" + suffix, {wg, xrows, w.format_code(), ncols, blocks, norm}, nbind, sizeof(MatmulPush),
+           0, 0x13u};
     gx_rows = ncols * blocks;
     gy = (a.M + xrows - 1) / xrows;
   } else if (v == MatmulVariant::rows) {
@@ -144,15 +167,15 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     while (wg > 8 && (w.rows + uint64_t(wg) * ncols - 1) / (uint64_t(wg) * ncols) * row_groups <
                          kWorkgroupsPerThread * uint64_t(caps.cpu_threads))
       wg /= 2;
-    key = {texel ? "matmul_rows_texel" : "matmul_rows", {wg, xrows, w.format_code(), ncols, vec ? 1u : 0u, norm}, 5,
-           sizeof(MatmulPush), 0, texel ? 0x13u : 0u};
+    key = {(texel ? "matmul_rows_texel" : "matmul_rows") + suffix, {wg, xrows, w.format_code(), ncols, vec ? 1u : 0u, norm},
+           nbind, sizeof(MatmulPush), 0, texel ? 0x13u : 0u};
     gx_rows = wg * ncols;
     gy = (a.M + xrows - 1) / xrows;
   } else if (v == MatmulVariant::matvec) {
     uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
     uint32_t rows = 2;
-    key = {"matvec", {wg, rows, w.format_code(), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u, norm}, 5,
-           sizeof(MatmulPush)};
+    key = {"matvec" + suffix, {wg, rows, w.format_code(), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u, norm},
+           nbind, sizeof(MatmulPush)};
     gx_rows = rows;
     gy = a.M;
   } else {
@@ -166,10 +189,19 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   for (const auto& chunk : w.chunks) {
     const uint32_t glu_flag = a.glu == Glu::silu ? 4u : a.glu == Glu::gelu ? 8u : 0u;
     const uint32_t flags = (has_bias ? 1u : 0u) | (a.accumulate ? 2u : 0u) | glu_flag;
-    MatmulPush p{a.M, chunk.rows, w.cols, a.ldx, a.ldy, chunk.row0, flags, a.norm_eps, a.glu_group};
+    MatmulPush p{a.M, chunk.rows, w.cols, a.ldx, a.ldy, chunk.row0, flags, a.norm_eps, a.glu_group, 0, 0, 0};
+    if (rope) {
+      p.rope_q = a.rope->H * a.rope->d;
+      p.rope_kv = a.rope->Hkv * a.rope->d;
+      p.rope_d = a.rope->d;
+    }
     std::vector<vk::Binding> bindings{vk::in(a.x), vk::in(chunk.slice), vk::in(has_bias ? a.bias : a.x),
                                       a.accumulate ? vk::inout(a.y) : vk::out(a.y)};
-    if (key.bindings == 5) bindings.push_back(vk::in(norm ? a.norm_weight : a.x));  // g (tiled: no binding)
+    if (key.bindings >= 5) bindings.push_back(vk::in(norm ? a.norm_weight : a.x));  // g (tiled: no binding)
+    if (rope)
+      for (const vk::Binding& b : {vk::in(a.rope->params), vk::in(a.rope->table), vk::out(a.rope->k_cache),
+                                   vk::out(a.rope->v_cache)})
+        bindings.push_back(b);
     rec.dispatch(kernel, bindings, p, (chunk.rows + gx_rows - 1) / gx_rows, gy, 1, label);
   }
 }

@@ -2,6 +2,7 @@
 // (prefill) and a matrix-vector kernel for decode. Variants (tile sizes, subgroup reduction) are chosen
 // from the device's Capabilities only.
 #pragma once
+#include <optional>
 #include <string_view>
 
 #include "ops/weights.hpp"
@@ -41,6 +42,16 @@ struct MatmulArgs {
   // matvec, subgroup_k and rows (when K % 8 == 0) fuse it: check matmul_fuses_glu first.
   Glu glu = Glu::none;
   uint32_t glu_group = 1;
+  // Optional RoPE and KV-cache write of a q/k/v projection [q: H heads | k: Hkv | v: Hkv] whose q and k
+  // heads are stored permuted with pair group 8 (rope_stored_row): Y gets the rotated queries (columns
+  // < H * d), the caches [ctx, Hkv * d] keys (rotated, permuted) and values at row pos0 + m, as
+  // record_rope_qkv would. matvec, subgroup_k and rows (texel buffers) fuse it: check matmul_fuses_rope.
+  struct QkvRope {
+    vk::BufferSlice params, table;  // uint pos0; cos/sin rope_table
+    vk::BufferSlice k_cache, v_cache;
+    uint32_t H = 0, Hkv = 0, d = 0;
+  };
+  std::optional<QkvRope> rope;
   // Bytes of weights one pass of the caller's work streams (a decode step: the whole model): CPU devices
   // pick the decode kernel by whether that fits the host's last-level cache. 0: this matrix alone.
   uint64_t stream_bytes = 0;
@@ -61,6 +72,8 @@ bool matmul_fuses_norm(const vk::Capabilities& caps, const MatmulArgs& a);
 // Whether record_matmul can apply args.glu itself (else: the product, then record_elementwise's GLU).
 bool matmul_fuses_glu(const vk::Capabilities& caps, const MatmulArgs& a);
 
+// Whether record_matmul can apply args.rope itself (else: the product, then record_rope_qkv).
+bool matmul_fuses_rope(const vk::Capabilities& caps, const MatmulArgs& a);
 void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view label);
 
 }  // namespace dlvk::ops

@@ -15,6 +15,14 @@ std::vector<float> rope_table(std::span<const float> inv_freq, uint32_t position
   return t;
 }
 
+uint32_t rope_pair_group(uint32_t d) { return d % 16 == 0 ? 8u : 0u; }
+
+uint32_t rope_stored_row(uint32_t c, uint32_t d, uint32_t G) {
+  if (G == 0) return c;
+  const uint32_t half = d / 2, j = c % half;  // frequency index; the pair's second element when c >= half
+  return (j / G) * 2 * G + j % G + (c >= half ? G : 0);
+}
+
 void record_rope(vk::Recorder& rec, const RopeArgs& a, std::string_view label) {
   struct Push {
     uint32_t T, heads, d, ld_src, ld_dst, dst_at_pos;
@@ -29,8 +37,8 @@ void record_rope(vk::Recorder& rec, const RopeArgs& a, std::string_view label) {
 
 void record_rope_qkv(vk::Recorder& rec, const RopeQkvArgs& a, std::string_view label) {
   struct Push {
-    uint32_t T, H, Hkv, d, ld_qkv;
-  } p{a.T, a.H, a.Hkv, a.d, a.ld_qkv};
+    uint32_t T, H, Hkv, d, ld_qkv, pair_group;
+  } p{a.T, a.H, a.Hkv, a.d, a.ld_qkv, a.pair_group};
   const uint32_t wg = 64;
   const auto& k = rec.device().kernel({"rope_qkv", {wg}, 5, sizeof(Push)});
   uint32_t total = a.T * (a.H + 2 * a.Hkv) * (a.d / 2);

@@ -47,11 +47,23 @@ layout(push_constant) uniform Push {
                // format and block size serves every projection (each variant is seconds of LLVM time)
   float norm_eps;
   uint glu_group;  // FLAG_GLU_*: gate/up rows interleave in groups of this many (activation.glsl)
+  uint rope_q, rope_kv, rope_d;  // ROPE (qkv_rope.glsl)
 } p;
 // GLU: the weight rows are an interleaved gate/up projection and Y gets act(gate) * up, one column per
 // gate/up pair (no accumulate).
 const uint FLAG_BIAS = 1u, FLAG_ACCUMULATE = 2u, FLAG_GLU_SILU = 4u, FLAG_GLU_GELU = 8u;
 bool glu() { return (p.flags & (FLAG_GLU_SILU | FLAG_GLU_GELU)) != 0u; }
+#ifdef ROPE
+#include "qkv_rope.glsl"
+// store_qkv_pair with the bias of both rows added.
+void store_qkv_pair_biased(uint m, uint row, float a, float b) {
+  if ((p.flags & FLAG_BIAS) != 0u) {
+    a += bias[row];
+    b += bias[row + ROPE_GROUP];
+  }
+  store_qkv_pair(m, row, a, b);
+}
+#endif
 
 float load_x(uint i) { return load_x4(i >> 2)[i & 3u]; }
 uint load_word(uint i) { return load_w4(i >> 2)[i & 3u]; }
@@ -173,5 +185,26 @@ void decode_quant_group(uvec4 qa, uvec4 qb, uint s, out vec4 wa, out vec4 wb) {
     const uint w = qa[s];
     wa = vec4(uvec4(w, w >> 4, w >> 8, w >> 12) & 15u) - 8.0;
     wb = vec4(uvec4(w >> 16, w >> 20, w >> 24, w >> 28) & 15u) - 8.0;
+  }
+}
+
+// X group t (elements 8t..8t+7) of the XROWS rows starting at texels xtexel[r]: NORM multiplies by g and
+// adds x^2 to sumsq; F16_SHIFTED kernels get X times F16_X_SCALE.
+void load_x_group(uint xtexel[XROWS], uint t, out vec4 xa[XROWS], out vec4 xb[XROWS], inout float sumsq[XROWS]) {
+  for (uint r = 0; r < XROWS; ++r) {
+    xa[r] = load_x4(xtexel[r] + 2u * t);
+    xb[r] = load_x4(xtexel[r] + 2u * t + 1u);
+  }
+  if (NORM != 0u) {
+    const vec4 ga = load_g4(2u * t), gb = load_g4(2u * t + 1u);
+    for (uint r = 0; r < XROWS; ++r) {
+      sumsq[r] += dot(xa[r], xa[r]) + dot(xb[r], xb[r]);
+      xa[r] *= ga;
+      xb[r] *= gb;
+    }
+  }
+  for (uint r = 0; r < XROWS; ++r) {
+    xa[r] *= F16_X_SCALE;
+    xb[r] *= F16_X_SCALE;
   }
 }

@@ -47,22 +47,7 @@ void main() {
       for (uint s = 0; s < STEPS; ++s) {
         const uint t = b * STEPS + s;
         vec4 xa[XROWS], xb[XROWS];
-        for (uint r = 0; r < XROWS; ++r) {
-          xa[r] = load_x4(xtexel[r] + 2u * t);
-          xb[r] = load_x4(xtexel[r] + 2u * t + 1u);
-        }
-        if (NORM != 0u) {
-          const vec4 ga = load_g4(2u * t), gb = load_g4(2u * t + 1u);
-          for (uint r = 0; r < XROWS; ++r) {
-            sumsq[r] += dot(xa[r], xa[r]) + dot(xb[r], xb[r]);
-            xa[r] *= ga;
-            xb[r] *= gb;
-          }
-        }
-        for (uint r = 0; r < XROWS; ++r) {
-          xa[r] *= F16_X_SCALE;
-          xb[r] *= F16_X_SCALE;
-        }
+        load_x_group(xtexel, t, xa, xb, sumsq);
         for (uint j = 0; j < NCOLS; ++j) {
           vec4 wa, wb;
           if (QUANT) {
@@ -107,6 +92,11 @@ void main() {
     for (uint r = 0; r < XROWS; ++r) result[j * XROWS + r] = acc[j][r] * y_scale;
   [[dont_unroll]] for (uint i = 0; i < NCOLS * XROWS; ++i) {
     const uint j = i / XROWS, n = n_first + j * 8u, m = m0 + i % XROWS;
+#ifdef ROPE
+    // Rotation pairs as gate/up rows: columns 8 apart, even j and j + 1 (NCOLS even).
+    if ((j & 1u) == 0u && n < p.N && m < p.M) store_qkv_pair_biased(m, p.y_col0 + n, result[i], result[i + XROWS]);
+    continue;
+#endif
     if (glu()) {
       // Gate/up rows in groups of 8 (the host checks glu_group == 8 and NCOLS even): a lane's column
       // n is in group n / 8, whose parity is that of j, so even j are gates and j + 1 their up rows.

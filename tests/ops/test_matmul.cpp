@@ -3,7 +3,10 @@
 // values, so the only difference is f32 accumulation order: NMSE ~1e-13 for K <= 1024. We require
 // NMSE <= 1e-10 and max |err| <= 1e-5 * (1 + max|ref|) — one wrong or unwritten element out of
 // N >= 31 gives NMSE >= ~1e-3, far above the bound.
+#include <optional>
+
 #include "ops/matmul.hpp"
+#include "ops/rope.hpp"
 #include "ops/op_util.hpp"
 
 using namespace dlvk;
@@ -393,4 +396,129 @@ TEST_CASE("matmul: GLU fused across weight chunks (small storage-buffer range)")
       CHECK_CLOSE_NMSE(e, 1e-10);
       CHECK(test::compare(got, wrong).nmse > 1e-2);
     }
+}
+
+TEST_CASE("rope_stored_row: a permutation of each head with rotation pairs 8 apart in groups of 16") {
+  for (uint32_t d : {16u, 32u, 64u, 128u}) {
+    std::vector<int> seen(d, 0);
+    for (uint32_t c = 0; c < d; ++c) seen[ops::rope_stored_row(c, d, 8)]++;
+    CHECK(std::all_of(seen.begin(), seen.end(), [](int n) { return n == 1; }));
+    for (uint32_t j = 0; j < d / 2; ++j) {
+      const uint32_t a = ops::rope_stored_row(j, d, 8);
+      CHECK(ops::rope_stored_row(j + d / 2, d, 8) == a + 8);
+      CHECK(a % 16 < 8);
+    }
+  }
+  CHECK(ops::rope_pair_group(24) == 0);
+  CHECK(ops::rope_stored_row(5, 24, 0) == 5);
+}
+
+TEST_CASE("matmul: RoPE and the KV-cache write fused into the q/k/v projection (matvec, subgroup_k, rows)") {
+  // Against the double reference of the unfused chain: the product with the unpermuted weights, RMSNorm
+  // and bias, then ref::rope_head per q/k head at pos0 + m; values copied. Device results are read back
+  // through the same permutation (rope_stored_row). Everything the op must not write stays NaN: Y's k/v
+  // columns and the cache rows outside pos0 .. pos0 + M - 1. Tolerance as for the plain products.
+  auto& dev = test::device();
+  const float eps = 1e-5f;
+  int fused_cases = 0;
+  struct Heads {
+    uint32_t H, Hkv, d, K;
+  };
+  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows})
+    for (auto [dt, q] : {std::pair{DType::f16, ops::Quant::none}, std::pair{DType::f32, ops::Quant::none},
+                         std::pair{DType::f16, ops::Quant::q8_0}})
+      for (uint32_t M : {1u, 3u, 40u})
+        for (const Heads hs : {Heads{4, 2, 16, 64}, Heads{2, 1, 64, 96}, Heads{2, 2, 32, 40}})
+          for (bool chunked : {false, true}) {
+            const auto [H, Hkv, d, K] = hs;
+            if ((q != ops::Quant::none && K % 32) || (chunked && (d != 16 || M == 40 || dt != DType::f16 || q != ops::Quant::none)))
+              continue;
+            const bool bias = (M + d) % 2 == 1, norm = M != 3;
+            const uint32_t N = (H + 2 * Hkv) * d, ldc = Hkv * d, pos0 = M == 1 ? 7 : 2, ctx = pos0 + M + 2;
+            INFO("variant=" << int(variant) << " dtype=" << std::string(dlvk::name(dt)) << " quant="
+                            << std::string(ops::quant_name(q)) << " M=" << M << " H=" << H << " Hkv=" << Hkv << " d=" << d << " K=" << K << " bias=" << bias
+                            << " norm=" << norm << " chunked=" << chunked);
+            std::optional<test::CapsOverride> caps;
+            if (chunked) {
+              caps.emplace();
+              (*caps)->max_storage_buffer_range = 4096;  // chunks of 16 rows of 64 f16
+            }
+            test::Buffers buf;
+            const uint64_t seed = M * 7919ull + d * 31ull + K + uint64_t(q) * 100 + uint64_t(dt);
+            auto x = test::random_floats(size_t(M) * K, seed);
+            auto w = test::random_floats(size_t(N) * K, seed + 1), bstored = test::random_floats(N, seed + 2);
+            auto g = test::random_floats(K, seed + 3);
+            // Stored row of output column r (q and k heads permuted).
+            auto P = [&](uint32_t r) { return r < (H + Hkv) * d ? (r / d) * d + ops::rope_stored_row(r % d, d, 8) : r; };
+            auto bytes = test::encode(w, dt);  // w: stored (permuted) rows, rounded
+            auto wm = ops::upload_matrix(dev, buf.arena, dt, N, K, bytes.data(), "qkv", q);
+            if (chunked) REQUIRE(wm.chunks.size() >= 2);
+            std::vector<float> wref = q != ops::Quant::none ? dequantized(w, q) : w;
+            std::vector<float> inv_freq(d / 2);
+            for (uint32_t i = 0; i < d / 2; ++i) inv_freq[i] = float(std::pow(1e4, -2.0 * i / double(d)));
+            ops::MatmulArgs a = matmul_args(buf, wm, x, M, N, size_t(M) * N, variant);
+            if (bias) a.bias = buf.f32(bstored);
+            if (norm) {
+              a.norm_weight = buf.f32(g);
+              a.norm_eps = eps;
+            }
+            auto kc = buf.nan(size_t(ctx) * ldc), vc = buf.nan(size_t(ctx) * ldc);
+            a.rope = ops::MatmulArgs::QkvRope{.params = buf.u32(std::vector<uint32_t>{pos0, 0, 0, 0}), .table = buf.f32(ops::rope_table(inv_freq, ctx)),
+                                              .k_cache = kc, .v_cache = vc, .H = H, .Hkv = Hkv, .d = d};
+            // matvec always fuses; subgroup_k (16 / 32 columns) and rows where they bind texel buffers.
+            const auto resolved = ops::resolve_matmul_variant(dev.caps(), a);
+            bool texel = vk::texel_bindable(dev.caps(), a.x) && (!norm || vk::texel_bindable(dev.caps(), a.norm_weight));
+            for (const auto& c : wm.chunks) texel = texel && vk::texel_bindable(dev.caps(), c.slice);
+            const bool expect = resolved == ops::MatmulVariant::matvec || texel;
+            CHECK(ops::matmul_fuses_rope(dev.caps(), a) == expect);
+            if (!expect) {
+              vk::Recorder rec(dev);
+              CHECK_THROWS_AS(ops::record_matmul(rec, a, "qkv"), Error);
+              continue;
+            }
+            ++fused_cases;
+            auto y = run_matmul(a, size_t(M) * N);
+            auto kgot = test::read_f32(kc, size_t(ctx) * ldc), vgot = test::read_f32(vc, size_t(ctx) * ldc);
+            std::vector<double> xn = norm ? ref::rmsnorm(x, g, M, K, eps) : std::vector<double>(x.begin(), x.end());
+            std::vector<float> qgot, kgot_m, vgot_m;
+            std::vector<double> qref, kref, vref;
+            bool untouched_nan = true;
+            for (uint32_t m = 0; m < M; ++m) {
+              std::vector<double> row(N);
+              for (uint32_t r = 0; r < N; ++r) {
+                double sum = bias ? bstored[P(r)] : 0.0;
+                for (uint32_t k = 0; k < K; ++k) sum += xn[size_t(m) * K + k] * wref[size_t(P(r)) * K + k];
+                row[r] = sum;
+              }
+              for (uint32_t h = 0; h < H + Hkv; ++h)
+                ref::rope_head(std::span<double>(row).subspan(size_t(h) * d, d), inv_freq, pos0 + m);
+              for (uint32_t r = 0; r < N; ++r) {
+                const size_t c = size_t(pos0 + m) * ldc;
+                if (r < H * d) {
+                  qgot.push_back(y[size_t(m) * N + P(r)]);
+                  qref.push_back(row[r]);
+                } else {
+                  untouched_nan = untouched_nan && std::isnan(y[size_t(m) * N + r]);
+                  if (r < (H + Hkv) * d) {
+                    kgot_m.push_back(kgot[c + P(r) - H * d]);
+                    kref.push_back(row[r]);
+                  } else {
+                    vgot_m.push_back(vgot[c + r - (H + Hkv) * d]);
+                    vref.push_back(row[r]);
+                  }
+                }
+              }
+            }
+            for (uint32_t r = 0; r < ctx; ++r)
+              if (r < pos0 || r >= pos0 + M)
+                for (uint32_t c = 0; c < ldc; ++c)
+                  untouched_nan = untouched_nan && std::isnan(kgot[size_t(r) * ldc + c]) && std::isnan(vgot[size_t(r) * ldc + c]);
+            CHECK(untouched_nan);
+            for (auto [got, ref] : {std::pair{&qgot, &qref}, {&kgot_m, &kref}, {&vgot_m, &vref}}) {
+              auto e = test::compare(*got, *ref);
+              CHECK_CLOSE_NMSE(e, 1e-10);
+              CHECK(e.max_abs <= 1e-5 * (1 + e.max_ref));
+            }
+          }
+  CHECK(fused_cases >= 40);
 }

@@ -197,19 +197,29 @@ TEST_CASE("rope_qkv: fused q/k/v row, q in place, k and v into the caches at pos
   auto& dev = test::device();
   for (const Shape& s : {Shape{16, 4, 2, 5, 3, 0, 1e4}, Shape{24, 6, 3, 7, 0, 0, 5e5}, Shape{64, 32, 8, 1, 0, 0, 5e5},
                          Shape{128, 8, 1, 17, 5, 0, 1e4}, Shape{64, 4, 4, 2, 0, 0, 1e4}})
+    for (uint32_t G : {0u, 8u})  // G = 8: q/k heads stored permuted (needs d % 16 == 0)
     for (uint32_t pos0 : {0u, 29u}) {
-      INFO("d=" << s.d << " Hq=" << s.Hq << " Hkv=" << s.Hkv << " T=" << s.T << " pos0=" << pos0);
+      if (G > ops::rope_pair_group(s.d)) continue;
+      INFO("d=" << s.d << " Hq=" << s.Hq << " Hkv=" << s.Hkv << " T=" << s.T << " pos0=" << pos0 << " G=" << G);
       const uint32_t ctx = pos0 + s.T + 2, ldc = s.Hkv * s.d;
       const uint32_t ld = (s.Hq + 2 * s.Hkv) * s.d + s.q_pad;  // q_pad: unused columns after v
       test::Buffers buf;
       auto inv_freq = inv_freq_for(s.d, s.theta);
       auto qkv = test::random_floats(size_t(s.T) * ld, s.d * 7 + s.T + pos0);
+      // Column where a row's column c is stored: q and k heads permuted by rope_stored_row.
+      auto stored = [&](uint32_t c) {
+        return c < (s.Hq + s.Hkv) * s.d ? (c / s.d) * s.d + ops::rope_stored_row(c % s.d, s.d, G) : c;
+      };
+      std::vector<float> qkv_stored(qkv.size());
+      for (uint32_t t = 0; t < s.T; ++t)
+        for (uint32_t c = 0; c < ld; ++c) qkv_stored[size_t(t) * ld + stored(c)] = qkv[size_t(t) * ld + c];
       std::vector<uint32_t> params{pos0, 0, 0, 0};
-      auto qkvb = buf.f32(qkv);
+      auto qkvb = buf.f32(qkv_stored);
       auto kc = buf.nan(size_t(ctx) * ldc), vc = buf.nan(size_t(ctx) * ldc);
       vk::Recorder rec(dev);
       ops::record_rope_qkv(rec, {.params = buf.u32(params), .table = buf.f32(ops::rope_table(inv_freq, ctx)), .qkv = qkvb,
-                                 .ld_qkv = ld, .k_cache = kc, .v_cache = vc, .T = s.T, .H = s.Hq, .Hkv = s.Hkv, .d = s.d},
+                                 .ld_qkv = ld, .k_cache = kc, .v_cache = vc, .T = s.T, .H = s.Hq, .Hkv = s.Hkv, .d = s.d,
+                                 .pair_group = G},
                            "rope_qkv");
       auto seq = rec.finish();
       CHECK(seq->dispatch_count() == 1);
@@ -221,7 +231,11 @@ TEST_CASE("rope_qkv: fused q/k/v row, q in place, k and v into the caches at pos
           for (uint32_t c = 0; c < width; ++c) p[size_t(t) * width + c] = qkv[size_t(t) * ld + col0 + c];
         return p;
       };
-      auto got = test::read_f32(qkvb, qkv.size());
+      // Outputs read back in the unpermuted order (the key cache rows permuted as the k part of a row).
+      auto got_stored = test::read_f32(qkvb, qkv.size());
+      std::vector<float> got(got_stored.size());
+      for (uint32_t t = 0; t < s.T; ++t)
+        for (uint32_t c = 0; c < ld; ++c) got[size_t(t) * ld + c] = got_stored[size_t(t) * ld + stored(c)];
       std::vector<float> qgot(size_t(s.T) * s.Hq * s.d);
       bool rest_untouched = true;  // k, v and padding columns of the input rows stay as they were
       for (uint32_t t = 0; t < s.T; ++t)
@@ -234,7 +248,11 @@ TEST_CASE("rope_qkv: fused q/k/v row, q in place, k and v into the caches at pos
       CHECK_CLOSE_NMSE(eq, 1e-12);
       CHECK(eq.max_abs <= 1e-6);
       CHECK(rest_untouched);
-      auto kgot = test::read_f32(kc, size_t(ctx) * ldc), vgot = test::read_f32(vc, size_t(ctx) * ldc);
+      auto kgot_stored = test::read_f32(kc, size_t(ctx) * ldc), vgot = test::read_f32(vc, size_t(ctx) * ldc);
+      std::vector<float> kgot(kgot_stored.size());
+      for (uint32_t r = 0; r < ctx; ++r)
+        for (uint32_t c = 0; c < ldc; ++c)
+          kgot[size_t(r) * ldc + c] = kgot_stored[size_t(r) * ldc + stored(s.Hq * s.d + c) - s.Hq * s.d];
       std::vector<float> kwritten(kgot.begin() + size_t(pos0) * ldc, kgot.begin() + size_t(pos0 + s.T) * ldc);
       auto ek = test::compare(kwritten, rotated(part(s.Hq * s.d, ldc), s.T, ldc, s.Hkv, s.d, inv_freq, pos0));
       CHECK_CLOSE_NMSE(ek, 1e-12);

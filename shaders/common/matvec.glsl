@@ -1,0 +1,141 @@
+// Y[m, y_col0 + n] (+)= W[n, :] . X[m, :] + bias  for small M (decode): workgroup (row block, m)
+// computes ROWS outputs; invocations split K and reduce with subgroupAdd when the device has
+// subgroup arithmetic (any subgroup size), else with a shared-memory tree. GLU (flags, ROWS == 2): the
+// rows are an interleaved gate/up projection (groups of glu_group, activation.glsl) and workgroup x
+// computes output column x = act(gate row) * up row. NORM: RMSNorm of the X row applied on the fly,
+// Y = W . (g * x / sqrt(mean(x^2) + eps)) with g at binding 4: the workgroup's invocations already read
+// all of x, so the sum of squares is one more value to reduce.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_arithmetic : enable
+#include "activation.glsl"
+#include "weights.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint ROWS = 2;
+layout(constant_id = 2) const uint WDT = 0;
+layout(constant_id = 3) const uint HAS_BIAS = 0;
+layout(constant_id = 4) const uint ACCUMULATE = 0;
+layout(constant_id = 5) const uint USE_SUBGROUP = 0;
+layout(constant_id = 6) const uint NORM = 0;
+layout(binding = 0) readonly buffer XBuf { float x[]; };
+layout(binding = 1) readonly buffer WBuf { uint w[]; };
+layout(binding = 2) readonly buffer BiasBuf { float bias[]; };
+layout(binding = 3) buffer YBuf { float y[]; };
+layout(binding = 4) readonly buffer GBuf { float g[]; };  // NORM's weight (else X again, unread)
+
+layout(push_constant) uniform Push {
+  uint M, N, K;
+  uint ldx, ldy;
+  uint y_col0;
+  uint flags;      // 4: GLU with SiLU, 8: GLU with GELU (bias and accumulate are specialized)
+  float norm_eps;
+  uint glu_group;
+  uint rope_q, rope_kv, rope_d;  // ROPE (qkv_rope.glsl)
+} p;
+#ifdef ROPE
+#include "qkv_rope.glsl"
+#endif
+
+DEFINE_WEIGHT_LOADER_N(load_w, w, WDT, p.N * p.K)
+
+// Values reduced per invocation: the ROWS dot products, then (NORM) the sum of x^2.
+const uint NV = ROWS + 1u;
+shared float red[gl_WorkGroupSize.x * NV];
+
+void main() {
+  const uint tid = gl_LocalInvocationID.x;
+  const uint WG = gl_WorkGroupSize.x;
+#ifdef ROPE
+  const bool glu = true;  // rotation pairs are rows ROPE_GROUP apart, as gate/up rows
+  const uint glu_group = ROPE_GROUP;
+#else
+  const bool glu = (p.flags & 12u) != 0u;
+  const uint glu_group = p.glu_group;
+#endif
+  // Row r of this workgroup is n0 + r * row_step: adjacent rows, or a gate row and its up row.
+  const uint n0 = glu ? glu_gate_row(gl_WorkGroupID.x, glu_group) : gl_WorkGroupID.x * ROWS;
+  const uint row_step = glu ? glu_group : 1u;
+  const uint m = gl_WorkGroupID.y;
+  const uint xb = m * p.ldx;
+
+  float sum[NV];
+  for (uint r = 0; r < NV; ++r) sum[r] = 0.0;
+  if ((p.K & 1u) == 0u) {
+    // Pairs of elements: one 32-bit word of f16/bf16 weights per step.
+    for (uint k = 2u * tid; k < p.K; k += 2u * WG) {
+      vec2 xv = vec2(x[xb + k], x[xb + k + 1u]);
+      if (NORM != 0u) {
+        sum[ROWS] += dot(xv, xv);
+        xv *= vec2(g[k], g[k + 1u]);
+      }
+      for (uint r = 0; r < ROWS; ++r) {
+        uint n = n0 + r * row_step;
+        if (n < p.N) sum[r] += dot(load_w2(n * p.K + k), xv);
+      }
+    }
+  } else {
+    for (uint k = tid; k < p.K; k += WG) {
+      float xv = x[xb + k];
+      if (NORM != 0u) {
+        sum[ROWS] += xv * xv;
+        xv *= g[k];
+      }
+      for (uint r = 0; r < ROWS; ++r) {
+        uint n = n0 + r * row_step;
+        if (n < p.N) sum[r] += load_w(n * p.K + k) * xv;
+      }
+    }
+  }
+
+  // Totals land in red[r] (subgroups) or red[r * WG] (tree) for r < NV.
+  if (USE_SUBGROUP != 0u) {
+    for (uint r = 0; r < NV; ++r) sum[r] = subgroupAdd(sum[r]);
+    if (subgroupElect())
+      for (uint r = 0; r < NV; ++r) red[gl_SubgroupID * NV + r] = sum[r];
+    barrier();
+    if (tid < NV) {
+      float s = 0.0;
+      for (uint sg = 0; sg < gl_NumSubgroups; ++sg) s += red[sg * NV + tid];
+      red[tid] = s;
+    }
+    barrier();
+  } else {
+    for (uint r = 0; r < NV; ++r) red[r * WG + tid] = sum[r];
+    barrier();
+    for (uint stride = WG / 2u; stride > 0u; stride /= 2u) {
+      if (tid < stride)
+        for (uint r = 0; r < NV; ++r) red[r * WG + tid] += red[r * WG + tid + stride];
+      barrier();
+    }
+  }
+  const uint rs = USE_SUBGROUP != 0u ? 1u : WG;  // stride of the totals in red
+  // A common factor of every dot product of the row.
+  const float inv_rms = NORM != 0u ? inversesqrt(red[ROWS * rs] / float(p.K) + p.norm_eps) : 1.0;
+
+  if (glu) {
+    if (tid == 0u && n0 + row_step < p.N) {
+      float gate = red[0] * inv_rms, up = red[rs] * inv_rms;
+      const uint row = p.y_col0 + n0;
+      if (HAS_BIAS != 0u) {
+        gate += bias[row];
+        up += bias[row + row_step];
+      }
+#ifdef ROPE
+      store_qkv_pair(m, row, gate, up);
+#else
+      y[m * p.ldy + glu_column(row, row_step)] = ((p.flags & 8u) != 0u ? gelu(gate) : silu(gate)) * up;
+#endif
+    }
+    return;
+  }
+  if (tid < ROWS) {
+    uint n = n0 + tid;
+    if (n < p.N) {
+      float v = red[tid * rs] * inv_rms;
+      if (HAS_BIAS != 0u) v += bias[p.y_col0 + n];
+      uint o = m * p.ldy + p.y_col0 + n;
+      if (ACCUMULATE != 0u) v += y[o];
+      y[o] = v;
+    }
+  }
+}

@@ -1,0 +1,7 @@
+#version 450
+// The q/k/v projection with RoPE and the KV-cache write fused (common/qkv_rope.glsl).
+#extension GL_GOOGLE_include_directive : require
+#define WEIGHTS_TEXEL
+#define X_TEXEL
+#define ROPE
+#include "matmul_rows.glsl"
