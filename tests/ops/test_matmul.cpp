@@ -189,7 +189,7 @@ TEST_CASE("matmul: q8_0 and q4_0 weights (every variant) against the dequantized
     for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::rows,
                          ops::MatmulVariant::subgroup_k})
       for (uint32_t M : {1u, 5u, 17u, 40u})
-        for (uint32_t N : {1u, 31u, 100u})
+        for (uint32_t N : {1u, 31u, 64u, 100u})  // 64: whole column blocks of every kernel
           for (uint32_t K : {32u, 96u, 288u, 1024u}) {
             INFO("quant=" << ops::quant_name(q) << " variant=" << int(variant) << " M=" << M << " N=" << N << " K=" << K);
             test::Buffers buf;
