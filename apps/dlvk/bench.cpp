@@ -21,6 +21,7 @@ struct BenchOptions {
   int n_prompt = 512, n_gen = 128, reps = 3, depth = 0;
   uint32_t batch = 512;
   bool json = false, profile = false;
+  double peak_gbps = 0;
   std::string sampling = "gpu";
   DeviceFlags dev;
 };
@@ -29,6 +30,7 @@ void bench(const BenchOptions& o) {
   if (o.model.empty() == o.synthetic.empty()) fail(Status::invalid_argument, "give exactly one of --model or --synthetic");
   if (o.reps < 1 || o.n_prompt < 0 || o.n_gen < 0 || o.depth < 0)
     fail(Status::invalid_argument, "-r must be >= 1, -p, -n and -d >= 0");
+  if (!(o.peak_gbps >= 0)) fail(Status::invalid_argument, "--peak-gbps must be >= 0");
   auto device = o.dev.open();
   std::unique_ptr<Model> model;
   std::string model_name;
@@ -95,6 +97,7 @@ void bench(const BenchOptions& o) {
     std::string name = n_prompt ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen);
     return o.depth ? name + " @ d" + std::to_string(o.depth) : name;
   };
+  auto weights_gbps = [&](double tokens_per_s) { return double(model->decode_weight_bytes()) * tokens_per_s / 1e9; };
   auto report = [&](int n_prompt, int n_gen, const std::vector<double>& ts, const char* mode = nullptr) {
     double mean = std::accumulate(ts.begin(), ts.end(), 0.0) / double(ts.size());
     double var = 0;
@@ -105,6 +108,11 @@ void bench(const BenchOptions& o) {
                           {"n_depth", o.depth}, {"n_batch", session.batch()}, {"avg_ts", mean}, {"stddev_ts", sd},
                           {"samples_ts", ts}};
       if (mode) j["sampling"] = mode;
+      if (n_prompt == 0) {
+        j["decode_weight_bytes"] = model->decode_weight_bytes();
+        j["weights_gbps"] = weights_gbps(mean);
+        if (o.peak_gbps > 0) j["peak_bandwidth_fraction"] = weights_gbps(mean) / o.peak_gbps;
+      }
       j["decode_dispatches"] = session.decode_dispatches(modes[0] ? 0 : 1);
       if (caps.cpu_quirks) {
         j["host_cpu"] = caps.host_cpu_vendor;
@@ -112,8 +120,13 @@ void bench(const BenchOptions& o) {
       }
       std::printf("%s\n", j.dump().c_str());
     } else {
-      std::printf("%-6s %8.2f ± %.2f t/s%s%s\n", test_name(n_prompt, n_gen).c_str(),
-                  mean, sd, mode && modes.size() > 1 ? "  sampling: " : "", mode && modes.size() > 1 ? mode : "");
+      std::string gbps;  // generation: the bandwidth of the weights it streams
+      if (n_prompt == 0) {
+        gbps = fmt::format("  weights {:.1f} GB/s", weights_gbps(mean));
+        if (o.peak_gbps > 0) gbps += fmt::format(" = {:.0f}% of {:.0f}", 100 * weights_gbps(mean) / o.peak_gbps, o.peak_gbps);
+      }
+      std::printf("%-6s %8.2f ± %.2f t/s%s%s%s\n", test_name(n_prompt, n_gen).c_str(), mean, sd, gbps.c_str(),
+                  mode && modes.size() > 1 ? "  sampling: " : "", mode && modes.size() > 1 ? mode : "");
     }
     std::fflush(stdout);
   };
@@ -172,6 +185,7 @@ RegisterCommand reg([](CLI::App& app) {
   sub->add_option("-b,--batch", o->batch, "prefill chunk size (default 512)");
   sub->add_flag("--json", o->json, "one JSON object per test and line");
   sub->add_flag("--profile", o->profile, "GPU time per op (timestamp queries)");
+  sub->add_option("--peak-gbps", o->peak_gbps, "the device's peak memory bandwidth (GB/s): tg lines add the share the weights' reads reach");
   sub->add_option("--sampling", o->sampling, "tg (greedy): gpu = argmax on the GPU, one id read back (default); "
                                              "cpu = whole logits row read back, argmax on the CPU; both = alternate");
   o->dev.add(sub);

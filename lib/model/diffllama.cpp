@@ -136,6 +136,12 @@ std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const
   return m;
 }
 
+uint64_t Model::decode_weight_bytes() const {
+  uint64_t b = (tied_ ? embed_ : lm_head_).bytes();
+  for (const Layer& l : layers_) b += l.qkv.bytes() + l.o.bytes() + l.gate_up.bytes() + l.down.bytes();
+  return b;
+}
+
 Session::Session(Model& model, const SessionOptions& o)
     : model_(model), cfg_(model.config()), profile_(o.profile),
       cache_arena_(model.device(), vk::MemoryKind::device, 256ull << 20, "KV cache"),

@@ -39,6 +39,9 @@ class Model {
   const ModelConfig& config() const { return config_; }
   vk::Device& device() { return device_; }
   uint64_t weight_bytes() const { return weights_arena_.bytes_used(); }
+  // Weight bytes one decoded token reads: every projection and the LM head (not the embedding table,
+  // of which it reads one row, unless the head is tied to it). Times tokens/s: the decode's bandwidth.
+  uint64_t decode_weight_bytes() const;
   ops::Quant quant() const { return quant_; }
   const std::vector<float>& lambdas() const { return lambdas_; }
 

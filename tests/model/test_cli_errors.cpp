@@ -75,7 +75,7 @@ TEST_CASE("cli: DLVK_CPU_MATVEC overrides the decode matmul choice of CPU device
 }
 
 TEST_CASE("cli: dlvk bench and bench ops run and print llama-bench's fields (speed itself is no test)") {
-  const std::string bench = test::dlvk_bin() + " bench --synthetic tiny -p 8 -n 4 -r 2 -d 4 --json";
+  const std::string bench = test::dlvk_bin() + " bench --synthetic tiny -p 8 -n 4 -r 2 -d 4 --json --peak-gbps 1000";
   for (const char* quant : {"", " --quant q8_0"}) {
     auto r = test::run_command(bench + quant);
     INFO("stderr: " << r.err);
@@ -94,12 +94,20 @@ TEST_CASE("cli: dlvk bench and bench ops run and print llama-bench's fields (spe
       CHECK(j["samples_ts"].size() == 2);
       CHECK(!j["device"].get<std::string>().empty());
       CHECK(j["decode_dispatches"].get<int>() > 0);
+      if (!pp) {  // generation reports the bandwidth of the weights it reads: bytes x tokens/s
+        const double bytes = j["decode_weight_bytes"].get<double>();
+        CHECK(bytes > 0);
+        CHECK(j["weights_gbps"].get<double>() == doctest::Approx(bytes * j["avg_ts"].get<double>() / 1e9));
+        CHECK(j["peak_bandwidth_fraction"].get<double>() == doctest::Approx(j["weights_gbps"].get<double>() / 1000));
+      }
       ++tests;
     }
     CHECK(tests == 2);  // pp8 and tg4
   }
   auto profile = test::run_command(test::dlvk_bin() + " bench --synthetic tiny -p 8 -n 4 -r 1 --profile");
   REQUIRE(profile.exit_code == 0);
+  CHECK(profile.out.find(" GB/s") != std::string::npos);
+  CHECK(test::run_command(test::dlvk_bin() + " bench --synthetic tiny -p 8 -n 4 --peak-gbps -5").exit_code != 0);
   if (test::device().caps().timestamps) {  // (the CLI picks the same best device)
     CHECK(profile.out.find("GPU time per op") != std::string::npos);
     CHECK(profile.out.find("gate_up_proj") != std::string::npos);

@@ -44,12 +44,21 @@ unset DLVK_VALIDATION
 grep -E "exit|test cases|assertions" "$out/tests.log"
 
 # Speed: llama-bench's fields (pp512 / tg128) for f16 and q8_0, then per-op GPU time, then kernels.
+# Peak memory bandwidth (GB/s, vendor figures) by board name, for the tg share of it (the goal:
+# 1.24B f16 decode at >= 70%).
+peak=()
+case "$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)" in
+  *H200*) peak=(--peak-gbps 4800) ;;
+  *"H100 NVL"*) peak=(--peak-gbps 3900) ;;
+  *"H100 PCIe"*) peak=(--peak-gbps 2000) ;;
+  *H100*) peak=(--peak-gbps 3350) ;;  # SXM5, HBM3
+esac
 : >"$out/bench.jsonl"
 for q in none q8_0; do
   quant=(); [ "$q" = none ] || quant=(--quant "$q")
-  timeout 150 "$bin/dlvk" bench --synthetic "$shape" -p "$pp" -n "$tg" -r "$reps" "${quant[@]}" --json >>"$out/bench.jsonl" 2>>"$out/bench.log"
+  timeout 150 "$bin/dlvk" bench --synthetic "$shape" -p "$pp" -n "$tg" -r "$reps" "${quant[@]}" "${peak[@]}" --json >>"$out/bench.jsonl" 2>>"$out/bench.log"
 done
-timeout 120 "$bin/dlvk" bench --synthetic "$shape" -p "$pp" -n "$tg" -r 1 --profile >>"$out/bench.log" 2>&1
+timeout 120 "$bin/dlvk" bench --synthetic "$shape" -p "$pp" -n "$tg" -r 1 --profile "${peak[@]}" >>"$out/bench.log" 2>&1
 cat "$out/bench.jsonl"
 timeout 120 "$bin/dlvk" bench ops -r 10 >"$out/ops.log" 2>&1
 tail -n 5 "$out/ops.log"
