@@ -48,6 +48,7 @@ nlohmann::ordered_json caps_json(const dlvk::vk::Capabilities& c) {
       {"subgroup_size", c.subgroup_size},
       {"subgroup_basic", c.subgroup_basic},
       {"subgroup_arithmetic", c.subgroup_arithmetic},
+      {"subgroup_shuffle", c.subgroup_shuffle},
       {"shader_float16", c.shader_float16},
       {"shader_int8", c.shader_int8},
       {"storage_16bit", c.storage_16bit},

@@ -167,8 +167,11 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     while (wg > 8 && (w.rows + uint64_t(wg) * ncols - 1) / (uint64_t(wg) * ncols) * row_groups <
                          kWorkgroupsPerThread * uint64_t(caps.cpu_threads))
       wg /= 2;
-    key = {(texel ? "matmul_rows_texel" : "matmul_rows") + suffix, {wg, xrows, w.format_code(), ncols, vec ? 1u : 0u, norm},
-           nbind, sizeof(MatmulPush), 0, texel ? 0x13u : 0u};
+    // Blocks of 8k X rows fetch each X texel once per 8 rows and shuffle it to the lanes (lavapipe, f16
+    // M=128 bench ops: 44 -> 50-55 GFLOP/s): needs subgroups of >= 8 lanes with shuffles.
+    const bool x_shuffle = texel && vec && xrows % 8 == 0 && caps.subgroup_shuffle && caps.subgroup_size >= 8;
+    key = {(texel ? "matmul_rows_texel" : "matmul_rows") + suffix + (x_shuffle ? "_xs" : ""),
+           {wg, xrows, w.format_code(), ncols, vec ? 1u : 0u, norm}, nbind, sizeof(MatmulPush), 0, texel ? 0x13u : 0u};
     gx_rows = wg * ncols;
     gy = (a.M + xrows - 1) / xrows;
   } else if (v == MatmulVariant::matvec) {

@@ -175,6 +175,7 @@ Capabilities query_caps(VkPhysicalDevice pd, const std::vector<std::string>& ext
   bool compute = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
   c.subgroup_basic = compute && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT);
   c.subgroup_arithmetic = compute && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+  c.subgroup_shuffle = compute && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
 
   VkPhysicalDeviceShaderFloat16Int8Features f16i8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
   VkPhysicalDevice16BitStorageFeatures s16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
@@ -272,7 +273,7 @@ void apply_profile(Capabilities& c, std::string_view profile) {
   if (profile.empty() || profile == "native") return;
   if (profile == "minimal") {
     c.max_shared_memory = std::min<uint32_t>(c.max_shared_memory, 16384);
-    c.subgroup_basic = c.subgroup_arithmetic = false;
+    c.subgroup_basic = c.subgroup_arithmetic = c.subgroup_shuffle = false;
     c.shader_float16 = false;
     c.storage_16bit = false;
     c.integer_dot_product = false;

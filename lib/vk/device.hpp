@@ -32,6 +32,7 @@ struct Capabilities {
   uint32_t subgroup_size = 1;
   bool subgroup_basic = false;       // subgroupBarrier/elect in compute shaders
   bool subgroup_arithmetic = false;  // subgroupAdd/Max in compute shaders
+  bool subgroup_shuffle = false;     // subgroupShuffle in compute shaders
   bool shader_float16 = false;       // float16_t arithmetic
   bool shader_int8 = false;
   bool storage_16bit = false;        // 16-bit types in storage buffers

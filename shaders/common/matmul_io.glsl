@@ -188,13 +188,9 @@ void decode_quant_group(uvec4 qa, uvec4 qb, uint s, out vec4 wa, out vec4 wb) {
   }
 }
 
-// X group t (elements 8t..8t+7) of the XROWS rows starting at texels xtexel[r]: NORM multiplies by g and
-// adds x^2 to sumsq; F16_SHIFTED kernels get X times F16_X_SCALE.
-void load_x_group(uint xtexel[XROWS], uint t, out vec4 xa[XROWS], out vec4 xb[XROWS], inout float sumsq[XROWS]) {
-  for (uint r = 0; r < XROWS; ++r) {
-    xa[r] = load_x4(xtexel[r] + 2u * t);
-    xb[r] = load_x4(xtexel[r] + 2u * t + 1u);
-  }
+// X group t (elements 8t..8t+7) of XROWS rows as loaded: NORM multiplies by g and adds x^2 to sumsq;
+// F16_SHIFTED kernels get X times F16_X_SCALE.
+void scale_x_group(uint t, inout vec4 xa[XROWS], inout vec4 xb[XROWS], inout float sumsq[XROWS]) {
   if (NORM != 0u) {
     const vec4 ga = load_g4(2u * t), gb = load_g4(2u * t + 1u);
     for (uint r = 0; r < XROWS; ++r) {
@@ -207,4 +203,13 @@ void load_x_group(uint xtexel[XROWS], uint t, out vec4 xa[XROWS], out vec4 xb[XR
     xa[r] *= F16_X_SCALE;
     xb[r] *= F16_X_SCALE;
   }
+}
+
+// X group t of the XROWS rows starting at texels xtexel[r], loaded and scaled (scale_x_group).
+void load_x_group(uint xtexel[XROWS], uint t, out vec4 xa[XROWS], out vec4 xb[XROWS], inout float sumsq[XROWS]) {
+  for (uint r = 0; r < XROWS; ++r) {
+    xa[r] = load_x4(xtexel[r] + 2u * t);
+    xb[r] = load_x4(xtexel[r] + 2u * t + 1u);
+  }
+  scale_x_group(t, xa, xb, sumsq);
 }

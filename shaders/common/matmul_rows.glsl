@@ -47,7 +47,22 @@ void main() {
       for (uint s = 0; s < STEPS; ++s) {
         const uint t = b * STEPS + s;
         vec4 xa[XROWS], xb[XROWS];
+#ifdef X_SHUFFLE
+        // Every lane needs the same X texels: lane l fetches row 8i + l's and the others take them
+        // with a shuffle (on lavapipe a texel fetch costs as much for one address as for 8; a shuffle
+        // by a constant lane is a vector extract).
+        for (uint r8 = 0; r8 < XROWS / 8u; ++r8) {
+          const uint xt = min(m0 + r8 * 8u + gl_SubgroupInvocationID % 8u, p.M - 1u) * (p.ldx / 4u);
+          const vec4 va = load_x4(xt + 2u * t), vb = load_x4(xt + 2u * t + 1u);
+          for (uint i = 0; i < 8u; ++i) {
+            xa[r8 * 8u + i] = subgroupShuffle(va, i);
+            xb[r8 * 8u + i] = subgroupShuffle(vb, i);
+          }
+        }
+        scale_x_group(t, xa, xb, sumsq);
+#else
         load_x_group(xtexel, t, xa, xb, sumsq);
+#endif
         for (uint j = 0; j < NCOLS; ++j) {
           vec4 wa, wb;
           if (QUANT) {
