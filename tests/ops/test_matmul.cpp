@@ -48,6 +48,17 @@ std::vector<float> device_matmul(test::Buffers& buf, const ops::WeightMatrix& wm
   return run_matmul(a, size_t(M) * N);
 }
 
+// Whether the kernel fuses an op (GLU, RoPE) as the test expects; where it does not, recording must
+// refuse rather than silently drop the op.
+bool fuses_as_expected(const ops::MatmulArgs& a, bool fuses, bool expect) {
+  CHECK(fuses == expect);
+  if (!expect) {
+    vk::Recorder rec(test::device());
+    CHECK_THROWS_AS(ops::record_matmul(rec, a, "fused"), Error);
+  }
+  return expect;
+}
+
 // subgroup_k must run where the device can (not silently fall back to rows): K % 8 == 0 and subgroup
 // arithmetic (the minimal profile has none and tests the fallback).
 void check_variant_runs(test::Buffers& buf, const ops::WeightMatrix& wm, uint32_t M, ops::MatmulVariant variant) {
@@ -326,12 +337,7 @@ TEST_CASE("matmul: GLU fused into matvec, subgroup_k and rows against the produc
             const auto resolved = ops::resolve_matmul_variant(dev.caps(), a);
             const bool expect = resolved == ops::MatmulVariant::matvec || resolved == ops::MatmulVariant::subgroup_k ||
                                 (resolved == ops::MatmulVariant::rows && G == 8 && K % 8 == 0);
-            CHECK(ops::matmul_fuses_glu(dev.caps(), a) == expect);
-            if (!expect) {
-              vk::Recorder rec(dev);
-              CHECK_THROWS_AS(ops::record_matmul(rec, a, "gate_up"), Error);
-              continue;
-            }
+            if (!fuses_as_expected(a, ops::matmul_fuses_glu(dev.caps(), a), expect)) continue;
             ++fused_cases;
             auto got = run_matmul(a, size_t(M) * I + 64);
             std::vector<double> xn = norm ? ref::rmsnorm(x, g, M, K, eps) : std::vector<double>(x.begin(), x.end());
@@ -463,19 +469,15 @@ TEST_CASE("matmul: RoPE and the KV-cache write fused into the q/k/v projection (
               a.norm_eps = eps;
             }
             auto kc = buf.nan(size_t(ctx) * ldc), vc = buf.nan(size_t(ctx) * ldc);
-            a.rope = ops::MatmulArgs::QkvRope{.params = buf.u32(std::vector<uint32_t>{pos0, 0, 0, 0}), .table = buf.f32(ops::rope_table(inv_freq, ctx)),
+            a.rope = ops::MatmulArgs::QkvRope{.params = buf.u32(std::vector<uint32_t>{pos0, 0, 0, 0}),
+                                              .table = buf.f32(ops::rope_table(inv_freq, ctx)),
                                               .k_cache = kc, .v_cache = vc, .H = H, .Hkv = Hkv, .d = d};
             // matvec always fuses; subgroup_k (16 / 32 columns) and rows where they bind texel buffers.
             const auto resolved = ops::resolve_matmul_variant(dev.caps(), a);
             bool texel = vk::texel_bindable(dev.caps(), a.x) && (!norm || vk::texel_bindable(dev.caps(), a.norm_weight));
             for (const auto& c : wm.chunks) texel = texel && vk::texel_bindable(dev.caps(), c.slice);
             const bool expect = resolved == ops::MatmulVariant::matvec || texel;
-            CHECK(ops::matmul_fuses_rope(dev.caps(), a) == expect);
-            if (!expect) {
-              vk::Recorder rec(dev);
-              CHECK_THROWS_AS(ops::record_matmul(rec, a, "qkv"), Error);
-              continue;
-            }
+            if (!fuses_as_expected(a, ops::matmul_fuses_rope(dev.caps(), a), expect)) continue;
             ++fused_cases;
             auto y = run_matmul(a, size_t(M) * N);
             auto kgot = test::read_f32(kc, size_t(ctx) * ldc), vgot = test::read_f32(vc, size_t(ctx) * ldc);
