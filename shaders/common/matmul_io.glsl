@@ -127,45 +127,20 @@ void decode8(uint texel, out vec4 wa, out vec4 wb) {
   }
 }
 
-// The 8 weights of group g (elements 8g..8g+7 of the chunk, row-major; needs K % 8 == 0), quantized
-// formats without their scale.
+// The 8 weights of group g (elements 8g..8g+7 of the chunk, row-major; needs K % 8 == 0) of an
+// unquantized format (quantized blocks: load_quant_block and decode_quant_group).
 void decode_group(uint g, out vec4 wa, out vec4 wb) {
   if (WDT == DT_F32) {
     wa = uintBitsToFloat(load_w4(2u * g));
     wb = uintBitsToFloat(load_w4(2u * g + 1u));
-  } else if (WDT == DT_Q8_0) {
-    uvec4 q = load_w4(g >> 1);
-    bool hi = (g & 1u) != 0u;
-    wa = s8x4(hi ? q.z : q.x);
-    wb = s8x4(hi ? q.w : q.y);
-  } else if (WDT == DT_Q4_0) {
-    uint w = load_w4(g >> 2)[g & 3u];
-    wa = vec4(uvec4(w, w >> 4, w >> 8, w >> 12) & 15u) - 8.0;
-    wb = vec4(uvec4(w >> 16, w >> 20, w >> 24, w >> 28) & 15u) - 8.0;
   } else {
     decode8(g, wa, wb);
   }
 }
 
-// The 32 weights of quantized block `block` of the chunk (without its scale): each texel is fetched
-// once (q8_0: two texels a block, q4_0: one), where per-group decoding fetched q8_0 texels twice and
-// q4_0 texels four times.
-void decode_quant_block(uint block, out vec4 w[8]) {
-  if (WDT == DT_Q8_0) {
-    const uvec4 qa = load_w4(2u * block), qb = load_w4(2u * block + 1u);
-    w[0] = s8x4(qa.x), w[1] = s8x4(qa.y), w[2] = s8x4(qa.z), w[3] = s8x4(qa.w);
-    w[4] = s8x4(qb.x), w[5] = s8x4(qb.y), w[6] = s8x4(qb.z), w[7] = s8x4(qb.w);
-  } else {
-    const uvec4 q = load_w4(block);
-    for (uint s = 0; s < 4u; ++s) {
-      w[2u * s] = vec4(uvec4(q[s], q[s] >> 4, q[s] >> 8, q[s] >> 12) & 15u) - 8.0;
-      w[2u * s + 1u] = vec4(uvec4(q[s] >> 16, q[s] >> 20, q[s] >> 24, q[s] >> 28) & 15u) - 8.0;
-    }
-  }
-}
-
 // The texels of quantized block `block` (q8_0: qa and qb; q4_0: qa) and group s (0..3) of them decoded
-// (without the scale): kernels that keep a block's texels across steps fetch each once.
+// (without the scale): kernels that keep a block's texels across steps fetch each once (per-group
+// fetches read a q8_0 texel twice and a q4_0 texel four times).
 void load_quant_block(uint block, out uvec4 qa, out uvec4 qb) {
   if (WDT == DT_Q8_0) {
     qa = load_w4(2u * block);
@@ -186,6 +161,13 @@ void decode_quant_group(uvec4 qa, uvec4 qb, uint s, out vec4 wa, out vec4 wb) {
     wa = vec4(uvec4(w, w >> 4, w >> 8, w >> 12) & 15u) - 8.0;
     wb = vec4(uvec4(w >> 16, w >> 20, w >> 24, w >> 28) & 15u) - 8.0;
   }
+}
+
+// The 32 weights of quantized block `block` of the chunk (without its scale), each texel fetched once.
+void decode_quant_block(uint block, out vec4 w[8]) {
+  uvec4 qa, qb;
+  load_quant_block(block, qa, qb);
+  for (uint s = 0; s < 4u; ++s) decode_quant_group(qa, qb, s, w[2u * s], w[2u * s + 1u]);
 }
 
 // X group t (elements 8t..8t+7) of XROWS rows as loaded: NORM multiplies by g and adds x^2 to sumsq;
