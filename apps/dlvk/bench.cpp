@@ -68,11 +68,11 @@ void bench(const BenchOptions& o) {
   if (o.sampling != "gpu") modes.push_back(true);
   if (!o.json)
     std::printf("model: %s, weights %.1f MiB, device: %s%s%s, decode: %u dispatches (%u from %u keys on), 1 submission per token, "
-                "sampling: %s\n",
+                "prefill: %u dispatches per chunk of %u, sampling: %s\n",
                 model_name.c_str(), double(model->weight_bytes()) / (1 << 20), device_name.c_str(),
                 host.empty() ? "" : " on ", host.c_str(),
                 session.decode_dispatches(modes[0] ? 0 : 1), session.decode_dispatches(modes[0] ? 0 : 1, true),
-                SessionOptions{}.split_attention_from,
+                SessionOptions{}.split_attention_from, session.prefill_dispatches(session.batch()), session.batch(),
                 o.sampling == "gpu" ? "GPU top-k" : o.sampling == "cpu" ? "CPU (full logits row)" : "GPU top-k vs CPU");
   Sampler greedy({.temperature = 0, .top_k = 1});
   auto next_token = [&](std::span<const int32_t> input, bool cpu) {
@@ -114,6 +114,7 @@ void bench(const BenchOptions& o) {
         if (o.peak_gbps > 0) j["peak_bandwidth_fraction"] = weights_gbps(mean) / o.peak_gbps;
       }
       j["decode_dispatches"] = session.decode_dispatches(modes[0] ? 0 : 1);
+      if (n_prompt > 0) j["prefill_dispatches"] = session.prefill_dispatches(session.batch());
       if (caps.cpu_quirks) {
         j["host_cpu"] = caps.host_cpu_vendor;
         j["decode_matmul"] = split_k ? "split_k" : "rows";

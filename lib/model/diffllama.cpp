@@ -8,7 +8,6 @@
 #include "ops/diff_attention.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/matmul.hpp"
-#include "ops/rmsnorm.hpp"
 #include "ops/rope.hpp"
 #include "ops/select.hpp"
 
@@ -189,7 +188,7 @@ Session::Session(Model& model, const SessionOptions& o)
     attn_scratch = std::max(attn_scratch, ops::diff_attention_scratch_bytes(caps, {T, H32, Hkv32, d32, 1, context_}));
   cache_arena_.set_block_size(need + slack);
   const uint64_t top_words = ops::top_k_scratch_words(caps, uint32_t(V), max_top_k);
-  scratch_arena_.set_block_size(4 * (uint64_t(batch_) * (2 * hidden + (2 * H + 2 * Hkv) * d + 3 * I) + 2 * hidden +
+  scratch_arena_.set_block_size(4 * (uint64_t(batch_) * (hidden + (2 * H + 2 * Hkv) * d + 3 * I) + hidden +
                                      attn_scratch / 4 +
                                      uint64_t(context_) * d + V + top_words) + slack);
   readback_arena_.set_block_size(4 * (uint64_t(logits_rows_) * V + ops::top_k_out_words(max_top_k)) + slack);
@@ -199,13 +198,11 @@ Session::Session(Model& model, const SessionOptions& o)
   }
   auto rows = [&](uint64_t n, uint64_t width, const char* what) { return scratch_arena_.allocate(n * width * 4, what); };
   x_ = rows(batch_, hidden, "hidden state");
-  xn_ = rows(batch_, hidden, "normed hidden state");
   qkv_ = rows(batch_, (H + 2 * Hkv) * d, "queries, keys, values");
   attn_ = rows(batch_, H * d, "attention output");
   gate_up_ = rows(batch_, 2 * I, "gate and up");
   act_ = rows(batch_, I, "gated activation");
   last_ = rows(1, hidden, "last hidden row");
-  last_n_ = rows(1, hidden, "last normed row");
   attn_scratch_ = scratch_arena_.allocate(std::max<uint64_t>(attn_scratch, 16), "attention scratch");
   std::vector<float> table = ops::rope_table(model.inv_freq_, context_);
   rope_table_ = ops::upload_f32(dev, scratch_arena_, table, "RoPE table");
@@ -232,6 +229,11 @@ std::vector<vk::DispatchTiming> Session::last_timings() const {
 
 uint32_t Session::decode_dispatches(uint32_t top_k, bool split) {
   return recording(1, false, top_k, split && decode_splits_ > 1).dispatch_count();
+}
+
+uint32_t Session::prefill_dispatches(uint32_t tokens) {
+  if (tokens == 0 || tokens > batch_) fail(Status::invalid_argument, "prefill of {} tokens: chunks hold 1..{}", tokens, batch_);
+  return recording(tokens, false, 0, false).dispatch_count();
 }
 
 vk::Sequence& Session::recording(uint32_t T, bool all_logits, uint32_t top_k, bool split) {
@@ -273,19 +275,12 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
                     const vk::BufferSlice& y, uint32_t ldy, bool accumulate, const char* label) {
       ops::record_matmul(rec, proj_args(w, bias, x, ldx, y, ldy, accumulate), label);
     };
-    // Arguments of a projection of the RMSNorm'd residual stream: the matmul kernel applies the norm
-    // itself (CPU devices), else an rmsnorm into xn_ is recorded first.
+    // Arguments of a projection of the RMSNorm'd residual stream: every matmul kernel applies the norm.
     auto normed_args = [&](const vk::BufferSlice& norm, const ops::WeightMatrix& w, const vk::BufferSlice& bias,
                            const vk::BufferSlice& y, uint32_t ldy) {
       ops::MatmulArgs a = proj_args(w, bias, x_, hidden, y, ldy, false);
       a.norm_weight = norm;
       a.norm_eps = eps;
-      if (!ops::matmul_fuses_norm(dev.caps(), a)) {
-        ops::record_rmsnorm(rec, {.x = x_, .ldx = hidden, .residual = {}, .weight = norm, .out = xn_, .ldo = hidden, .rows = T,
-                                  .n = hidden, .eps = eps}, "rmsnorm");
-        a.x = xn_;
-        a.norm_weight = {};
-      }
       return a;
     };
     const uint32_t ldqkv = (H + 2 * Hkv) * d;
@@ -331,23 +326,14 @@ std::unique_ptr<vk::Sequence> Session::record(uint32_t T, bool all_logits, uint3
   a.norm_weight = model_.final_norm_;
   a.norm_eps = eps;
   a.stream_bytes = model_.weight_bytes();
-  vk::BufferSlice x_in = x_, normed = xn_;
-  if (all_logits) {
-    a.M = T;
-  } else {
+  a.x = x_;
+  a.M = T;
+  if (!all_logits) {
     // Only the last row's logits: copy it out (copies have no offset alignment rule) and run the
-    // head as a matrix-vector product.
+    // head (with the final norm) as a matrix-vector product.
     rec.copy(x_.sub(uint64_t(T - 1) * hidden * 4, uint64_t(hidden) * 4), last_);
-    x_in = last_;
-    normed = last_n_;
+    a.x = last_;
     a.M = 1;
-  }
-  a.x = x_in;
-  if (!ops::matmul_fuses_norm(dev.caps(), a)) {  // else the LM head's kernel applies the final norm
-    ops::record_rmsnorm(rec, {.x = x_in, .ldx = hidden, .residual = {}, .weight = model_.final_norm_, .out = normed,
-                              .ldo = hidden, .rows = a.M, .n = hidden, .eps = eps}, "final_norm");
-    a.x = normed;
-    a.norm_weight = {};
   }
   if (top_k) a.y = top_logits_;  // device-local: only the selected candidates go to the host
   ops::record_matmul(rec, a, "lm_head");

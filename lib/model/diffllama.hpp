@@ -114,6 +114,8 @@ class Session {
   // Dispatches and queue submissions of the decode (one-token) recording; with top_k: the eval_top_k
   // recording; split: the one used from SessionOptions::split_attention_from keys on.
   uint32_t decode_dispatches(uint32_t top_k = 0, bool split = false);
+  // Dispatches of the prefill recording of a chunk of `tokens` (1..batch) tokens, last row's logits.
+  uint32_t prefill_dispatches(uint32_t tokens);
   uint64_t submissions() const { return submissions_; }
 
  private:
@@ -132,7 +134,7 @@ class Session {
   bool profile_;
   vk::Arena cache_arena_, scratch_arena_, host_arena_, readback_arena_;
   std::vector<vk::BufferSlice> k_cache_, v_cache_;
-  vk::BufferSlice x_, xn_, qkv_, attn_, gate_up_, act_, last_, last_n_, attn_scratch_, rope_table_;
+  vk::BufferSlice x_, qkv_, attn_, gate_up_, act_, last_, attn_scratch_, rope_table_;
   vk::BufferSlice params_, ids_, logits_;
   vk::BufferSlice top_logits_, top_scratch_, top_out_;  // eval_top_k: device row, lists, result
   std::vector<Candidate> top_;

@@ -32,6 +32,8 @@ RowsBlock rows_block(const MatmulArgs& a) {
   return a.M >= 4 ? RowsBlock{4, 4} : RowsBlock{4, 1};
 }
 
+// Tiles of the tiled kernel; common/matmul_tiled.glsl needs tn even, 16 % tn == 0, bn % 16 == 0,
+// threads % bk == 0 and (bm * bk) % threads == 0 (fused GLU / RoPE pairs, RMSNorm's sums of squares).
 struct TiledConfig {
   uint32_t bm, bn, bk, tm, tn;
   uint32_t threads() const { return (bm / tm) * (bn / tn); }
@@ -77,11 +79,6 @@ MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulA
   return v;
 }
 
-bool matmul_fuses_norm(const vk::Capabilities& caps, const MatmulArgs& a) {
-  const MatmulVariant v = resolve_matmul_variant(caps, a);
-  return v == MatmulVariant::rows || v == MatmulVariant::subgroup_k || v == MatmulVariant::matvec;
-}
-
 uint32_t glu_group(uint32_t intermediate) { return intermediate % 8 == 0 ? 8u : 1u; }
 
 bool matmul_fuses_glu(const vk::Capabilities& caps, const MatmulArgs& a) {
@@ -94,6 +91,7 @@ bool matmul_fuses_glu(const vk::Capabilities& caps, const MatmulArgs& a) {
     case MatmulVariant::matvec: return true;  // one gate/up pair per workgroup
     case MatmulVariant::subgroup_k: return subgroup_k_columns(a) % pair == 0;
     case MatmulVariant::rows: return G == 8 && rows_block(a).cols % 2 == 0;  // lane columns stride 8
+    case MatmulVariant::tiled: return G == 8;  // an invocation's columns pair up 8 apart
     default: return false;
   }
 }
@@ -109,6 +107,7 @@ bool matmul_fuses_rope(const vk::Capabilities& caps, const MatmulArgs& a) {
     case MatmulVariant::matvec: return true;
     case MatmulVariant::subgroup_k: return subgroup_k_columns(a) % 16 == 0;
     case MatmulVariant::rows: return all_texel_bindable(caps, a) && rows_block(a).cols % 2 == 0;
+    case MatmulVariant::tiled: return true;
     default: return false;
   }
 }
@@ -120,8 +119,6 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   const MatmulVariant v = resolve_matmul_variant(caps, a);
   const bool texel = all_texel_bindable(caps, a);
   const bool norm = a.norm_weight.valid();
-  if (norm && !matmul_fuses_norm(caps, a))
-    fail(Status::internal, "{}: RMSNorm fused into a matmul needs the rows, subgroup_k or matvec kernel", label);
   const bool glu = a.glu != Glu::none;
   if (glu && !matmul_fuses_glu(caps, a))
     fail(Status::internal, "{}: GLU of a {}-row gate/up projection in groups of {} cannot be fused into this matmul",
@@ -183,8 +180,9 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     gy = a.M;
   } else {
     TiledConfig t = tiled_config(caps);
-    key = {"matmul", {t.threads(), t.bm, t.bn, t.bk, t.tm, t.tn, w.format_code(), has_bias, a.accumulate}, 4,
-           sizeof(MatmulPush)};
+    const uint32_t glu_code = a.glu == Glu::silu ? 1u : a.glu == Glu::gelu ? 2u : 0u;
+    key = {"matmul" + suffix, {t.threads(), t.bm, t.bn, t.bk, t.tm, t.tn, w.format_code(), has_bias, a.accumulate, norm, glu_code},
+           nbind, sizeof(MatmulPush)};
     gx_rows = t.bn;
     gy = (a.M + t.bm - 1) / t.bm;
   }
@@ -200,7 +198,7 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     }
     std::vector<vk::Binding> bindings{vk::in(a.x), vk::in(chunk.slice), vk::in(has_bias ? a.bias : a.x),
                                       a.accumulate ? vk::inout(a.y) : vk::out(a.y)};
-    if (key.bindings >= 5) bindings.push_back(vk::in(norm ? a.norm_weight : a.x));  // g (tiled: no binding)
+    bindings.push_back(vk::in(norm ? a.norm_weight : a.x));  // g
     if (rope)
       for (const vk::Binding& b : {vk::in(a.rope->params), vk::in(a.rope->table), vk::out(a.rope->k_cache),
                                    vk::out(a.rope->v_cache)})

@@ -34,18 +34,18 @@ struct MatmulArgs {
   uint32_t M = 0;
   bool accumulate = false;  // Y += result (fused residual add)
   // Optional RMSNorm of the X rows inside the product: Y = W . (g * x / sqrt(mean(x^2) + eps)), g f32 [K].
-  // rows, subgroup_k and matvec fuse it (not tiled): check matmul_fuses_norm first.
+  // Every kernel applies it.
   vk::BufferSlice norm_weight;
   float norm_eps = 0;
   // Optional GLU of the product: W is a gate/up projection interleaved in groups of glu_group and
   // Y[m, c] = act(gate_c . x_m) * (up_c . x_m) for c < N / 2 (bias added to both; no accumulate).
-  // matvec, subgroup_k and rows (when K % 8 == 0) fuse it: check matmul_fuses_glu first.
+  // matvec, subgroup_k, rows (K % 8 == 0, groups of 8) and tiled (groups of 8) fuse it: check matmul_fuses_glu.
   Glu glu = Glu::none;
   uint32_t glu_group = 1;
   // Optional RoPE and KV-cache write of a q/k/v projection [q: H heads | k: Hkv | v: Hkv] whose q and k
   // heads are stored permuted with pair group 8 (rope_stored_row): Y gets the rotated queries (columns
   // < H * d), the caches [ctx, Hkv * d] keys (rotated, permuted) and values at row pos0 + m, as
-  // record_rope_qkv would. matvec, subgroup_k and rows (texel buffers) fuse it: check matmul_fuses_rope.
+  // record_rope_qkv would. matvec, subgroup_k, tiled and rows (texel buffers) fuse it: check matmul_fuses_rope.
   struct QkvRope {
     vk::BufferSlice params, table;  // uint pos0; cos/sin rope_table
     vk::BufferSlice k_cache, v_cache;
@@ -65,9 +65,6 @@ MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulA
 // CPU devices: whether decode matmuls (M < 4) over `stream_bytes` of weights split K across lanes
 // (subgroup_k) rather than stream weight rows per lane (rows): Capabilities::cpu_matvec.
 bool cpu_decode_splits_k(const vk::Capabilities& caps, uint64_t stream_bytes);
-
-// Whether record_matmul can apply args.norm_weight itself (the resolved variant is not tiled).
-bool matmul_fuses_norm(const vk::Capabilities& caps, const MatmulArgs& a);
 
 // Whether record_matmul can apply args.glu itself (else: the product, then record_elementwise's GLU).
 bool matmul_fuses_glu(const vk::Capabilities& caps, const MatmulArgs& a);

@@ -94,6 +94,7 @@ TEST_CASE("cli: dlvk bench and bench ops run and print llama-bench's fields (spe
       CHECK(j["samples_ts"].size() == 2);
       CHECK(!j["device"].get<std::string>().empty());
       CHECK(j["decode_dispatches"].get<int>() > 0);
+      if (pp) CHECK(j["prefill_dispatches"].get<int>() > 0);
       if (!pp) {  // generation reports the bandwidth of the weights it reads: bytes x tokens/s
         const double bytes = j["decode_weight_bytes"].get<double>();
         CHECK(bytes > 0);

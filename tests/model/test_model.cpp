@@ -9,9 +9,12 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "dlvk/npy.hpp"
 #include "model/diffllama.hpp"
 #include "model/model_util.hpp"
+#include "model/synthetic.hpp"
 #include "support/test_device.hpp"
 
 using namespace dlvk;
@@ -133,5 +136,24 @@ TEST_CASE("model: --quant q8_0 / q4_0 stay near the reference, q4_0 further than
     CHECK(rel[0] < 5e-2);
     CHECK(rel[1] > rel[0]);
     CHECK(rel[1] < 0.5);
+  }
+}
+
+TEST_CASE("model: five dispatches per layer in decode and in prefill (norm, RoPE, GLU and residuals fused)") {
+  // Per layer: q/k/v projection (+ RMSNorm, RoPE, KV-cache write), attention, o_proj (+ residual),
+  // gate/up (+ RMSNorm, GLU), down_proj (+ residual); plus the embedding and the head (+ final norm).
+  // Runs under every capability profile (ctest): the GPU kernels (tiled, matvec) and the CPU ones.
+  auto dispatches = [](int layers, uint32_t T) {
+    ModelConfig cfg = ModelConfig::parse(fmt::format(R"({{"model_type": "diffllama", "vocab_size": 96, "hidden_size": 64,
+        "intermediate_size": 128, "num_hidden_layers": {}, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "head_dim": 32, "max_position_embeddings": 64}})", layers), "dispatch count");
+    auto model = Model::load(test::device(), cfg, synthetic_checkpoint(cfg, DType::f16));
+    Session s(*model, {.context = 32, .batch = 16});
+    return T == 1 ? s.decode_dispatches() : s.prefill_dispatches(T);
+  };
+  for (uint32_t T : {1u, 5u, 16u}) {
+    INFO("T = " << T);
+    CHECK(dispatches(1, T) == 1 + 5 + 1);
+    CHECK(dispatches(3, T) - dispatches(1, T) == 2 * 5);
   }
 }

@@ -234,10 +234,11 @@ TEST_CASE("matmul: quantization needs K % 32 == 0, else the matrix keeps its dty
   CHECK(wm.bytes() == 3 * 100 * 2);
 }
 
-TEST_CASE("matmul: RMSNorm fused into the rows, subgroup_k and matvec kernels against rmsnorm-then-matmul") {
+TEST_CASE("matmul: RMSNorm fused into every kernel against rmsnorm-then-matmul") {
   auto& dev = test::device();
   const float eps = 1e-5f;
-  for (auto variant : {ops::MatmulVariant::rows, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::matvec})
+  for (auto variant : {ops::MatmulVariant::rows, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::matvec,
+                       ops::MatmulVariant::tiled})
     for (auto [dt, q] : {std::pair{DType::f32, ops::Quant::none}, std::pair{DType::f16, ops::Quant::none},
                          std::pair{DType::f16, ops::Quant::q8_0}})
       for (uint32_t M : {1u, 5u, 17u, 40u})
@@ -259,7 +260,6 @@ TEST_CASE("matmul: RMSNorm fused into the rows, subgroup_k and matvec kernels ag
             ops::MatmulArgs a = matmul_args(buf, wm, x, M, N, size_t(M) * N, variant);
             a.norm_weight = buf.f32(g);
             a.norm_eps = eps;
-            REQUIRE(ops::matmul_fuses_norm(dev.caps(), a));
             auto got = run_matmul(a, size_t(M) * N);
             auto xn = ref::rmsnorm(x, g, M, K, eps);
             std::vector<double> ref(size_t(M) * N);
@@ -273,14 +273,6 @@ TEST_CASE("matmul: RMSNorm fused into the rows, subgroup_k and matvec kernels ag
             CHECK_CLOSE_NMSE(e, 1e-10);
             CHECK(e.max_abs <= 1e-5 * (1 + e.max_ref));
           }
-  // The tiled kernel does not fuse it: the caller runs rmsnorm first.
-  test::Buffers buf;
-  std::vector<float> w = test::random_floats(4 * 64, 3);
-  auto bytes = test::encode(w, DType::f32);
-  auto wm = ops::upload_matrix(dev, buf.arena, DType::f32, 4, 64, bytes.data(), "w");
-  ops::MatmulArgs a = matmul_args(buf, wm, std::vector<float>(64), 1, 4, 4, ops::MatmulVariant::tiled);
-  a.norm_weight = buf.f32(std::vector<float>(64, 1.0f));
-  CHECK_FALSE(ops::matmul_fuses_norm(dev.caps(), a));
 }
 
 namespace {
@@ -298,11 +290,12 @@ std::vector<float> interleave_gate_up(const std::vector<float>& gate, const std:
 
 }  // namespace
 
-TEST_CASE("matmul: GLU fused into matvec, subgroup_k and rows against the product then act(gate) * up") {
+TEST_CASE("matmul: GLU fused into matvec, subgroup_k, rows and tiled against the product then act(gate) * up") {
   auto& dev = test::device();
   const float eps = 1e-5f;
   int fused_cases = 0;
-  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows})
+  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows,
+                       ops::MatmulVariant::tiled})
     for (uint32_t G : {1u, 8u})
       for (auto [dt, q] : {std::pair{DType::f16, ops::Quant::none}, std::pair{DType::f32, ops::Quant::none},
                            std::pair{DType::f16, ops::Quant::q8_0}})
@@ -333,10 +326,12 @@ TEST_CASE("matmul: GLU fused into matvec, subgroup_k and rows against the produc
             }
             a.glu = gelu ? ops::Glu::gelu : ops::Glu::silu;
             a.glu_group = G;
-            // Which kernels fuse it: matvec always, subgroup_k its 16 / 32 columns, rows groups of 8 when K % 8 == 0.
+            // Which kernels fuse it: matvec always, subgroup_k its 16 / 32 columns, rows groups of 8 when K % 8 == 0,
+            // tiled groups of 8.
             const auto resolved = ops::resolve_matmul_variant(dev.caps(), a);
             const bool expect = resolved == ops::MatmulVariant::matvec || resolved == ops::MatmulVariant::subgroup_k ||
-                                (resolved == ops::MatmulVariant::rows && G == 8 && K % 8 == 0);
+                                (resolved == ops::MatmulVariant::rows && G == 8 && K % 8 == 0) ||
+                                (resolved == ops::MatmulVariant::tiled && G == 8);
             if (!fuses_as_expected(a, ops::matmul_fuses_glu(dev.caps(), a), expect)) continue;
             ++fused_cases;
             auto got = run_matmul(a, size_t(M) * I + 64);
@@ -360,7 +355,7 @@ TEST_CASE("matmul: GLU fused into matvec, subgroup_k and rows against the produc
             for (size_t i = size_t(M) * I; i < got.size(); ++i) tail_nan = tail_nan && std::isnan(got[i]);
             CHECK(tail_nan);
           }
-  CHECK(fused_cases >= 60);
+  CHECK(fused_cases >= 80);
 }
 
 TEST_CASE("matmul: GLU fused across weight chunks (small storage-buffer range)") {
@@ -370,7 +365,8 @@ TEST_CASE("matmul: GLU fused across weight chunks (small storage-buffer range)")
   test::CapsOverride caps;
   caps->max_storage_buffer_range = 4096;
   const uint32_t I = 40, K = 64, G = 8;
-  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows})
+  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows,
+                       ops::MatmulVariant::tiled})
     for (uint32_t M : {1u, 5u}) {
       INFO("variant=" << int(variant) << " M=" << M);
       test::Buffers buf;
@@ -419,7 +415,7 @@ TEST_CASE("rope_stored_row: a permutation of each head with rotation pairs 8 apa
   CHECK(ops::rope_stored_row(5, 24, 0) == 5);
 }
 
-TEST_CASE("matmul: RoPE and the KV-cache write fused into the q/k/v projection (matvec, subgroup_k, rows)") {
+TEST_CASE("matmul: RoPE and the KV-cache write fused into the q/k/v projection (matvec, subgroup_k, rows, tiled)") {
   // Against the double reference of the unfused chain: the product with the unpermuted weights, RMSNorm
   // and bias, then ref::rope_head per q/k head at pos0 + m; values copied. Device results are read back
   // through the same permutation (rope_stored_row). Everything the op must not write stays NaN: Y's k/v
@@ -430,7 +426,8 @@ TEST_CASE("matmul: RoPE and the KV-cache write fused into the q/k/v projection (
   struct Heads {
     uint32_t H, Hkv, d, K;
   };
-  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows})
+  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows,
+                       ops::MatmulVariant::tiled})
     for (auto [dt, q] : {std::pair{DType::f16, ops::Quant::none}, std::pair{DType::f32, ops::Quant::none},
                          std::pair{DType::f16, ops::Quant::q8_0}})
       for (uint32_t M : {1u, 3u, 40u})
@@ -472,11 +469,11 @@ TEST_CASE("matmul: RoPE and the KV-cache write fused into the q/k/v projection (
             a.rope = ops::MatmulArgs::QkvRope{.params = buf.u32(std::vector<uint32_t>{pos0, 0, 0, 0}),
                                               .table = buf.f32(ops::rope_table(inv_freq, ctx)),
                                               .k_cache = kc, .v_cache = vc, .H = H, .Hkv = Hkv, .d = d};
-            // matvec always fuses; subgroup_k (16 / 32 columns) and rows where they bind texel buffers.
+            // matvec and tiled always fuse; subgroup_k (16 / 32 columns) and rows where they bind texel buffers.
             const auto resolved = ops::resolve_matmul_variant(dev.caps(), a);
             bool texel = vk::texel_bindable(dev.caps(), a.x) && (!norm || vk::texel_bindable(dev.caps(), a.norm_weight));
             for (const auto& c : wm.chunks) texel = texel && vk::texel_bindable(dev.caps(), c.slice);
-            const bool expect = resolved == ops::MatmulVariant::matvec || texel;
+            const bool expect = resolved == ops::MatmulVariant::matvec || resolved == ops::MatmulVariant::tiled || texel;
             if (!fuses_as_expected(a, ops::matmul_fuses_rope(dev.caps(), a), expect)) continue;
             ++fused_cases;
             auto y = run_matmul(a, size_t(M) * N);
@@ -522,5 +519,5 @@ TEST_CASE("matmul: RoPE and the KV-cache write fused into the q/k/v projection (
               CHECK(e.max_abs <= 1e-5 * (1 + e.max_ref));
             }
           }
-  CHECK(fused_cases >= 40);
+  CHECK(fused_cases >= 55);
 }
