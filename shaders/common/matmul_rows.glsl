@@ -29,6 +29,10 @@ void main() {
     for (uint r = 0; r < XROWS; ++r) acc[j][r] = 0.0;
   float sumsq[XROWS];  // NORM: sum of x^2 per row
   for (uint r = 0; r < XROWS; ++r) sumsq[r] = 0.0;
+#ifdef X_SHUFFLE
+  float sumsq8[XROWS / 8u];  // NORM: lane l's [i] sums row 8i + l's squares
+  for (uint i = 0; i < XROWS / 8u; ++i) sumsq8[i] = 0.0;
+#endif
 
   if (VEC != 0u) {
     const uint groups = p.K / 8u;
@@ -50,16 +54,24 @@ void main() {
 #ifdef X_SHUFFLE
         // Every lane needs the same X texels: lane l fetches row 8i + l's and the others take them
         // with a shuffle (on lavapipe a texel fetch costs as much for one address as for 8; a shuffle
-        // by a constant lane is a vector extract).
+        // by a constant lane is a vector extract). NORM scales the fetched texels, and lane l sums row
+        // 8i + l's squares, before the shuffle: once per 8 rows, not once per row in every lane.
+        vec4 ga = vec4(F16_X_SCALE), gb = vec4(F16_X_SCALE);
+        if (NORM != 0u) {
+          ga *= load_g4(2u * t);
+          gb *= load_g4(2u * t + 1u);
+        }
         for (uint r8 = 0; r8 < XROWS / 8u; ++r8) {
           const uint xt = min(m0 + r8 * 8u + gl_SubgroupInvocationID % 8u, p.M - 1u) * (p.ldx / 4u);
-          const vec4 va = load_x4(xt + 2u * t), vb = load_x4(xt + 2u * t + 1u);
+          vec4 va = load_x4(xt + 2u * t), vb = load_x4(xt + 2u * t + 1u);
+          if (NORM != 0u) sumsq8[r8] += dot(va, va) + dot(vb, vb);
+          va *= ga;
+          vb *= gb;
           for (uint i = 0; i < 8u; ++i) {
             xa[r8 * 8u + i] = subgroupShuffle(va, i);
             xb[r8 * 8u + i] = subgroupShuffle(vb, i);
           }
         }
-        scale_x_group(t, xa, xb, sumsq);
 #else
         load_x_group(xtexel, t, xa, xb, sumsq);
 #endif
@@ -96,6 +108,10 @@ void main() {
 
   // Stores in a loop that is not unrolled: llvmpipe runs compute shaders as LLVM coroutines, and
   // NCOLS * XROWS unrolled conditional stores cost seconds of coroutine-frame building per pipeline.
+#ifdef X_SHUFFLE
+  if (NORM != 0u)
+    for (uint r = 0; r < XROWS; ++r) sumsq[r] = subgroupShuffle(sumsq8[r / 8u], r % 8u);
+#endif
   if (NORM != 0u)
     for (uint r = 0; r < XROWS; ++r) {
       const float inv_rms = inversesqrt(sumsq[r] / float(p.K) + p.norm_eps);
