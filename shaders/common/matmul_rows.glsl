@@ -39,52 +39,70 @@ void main() {
     uint wgroup[NCOLS], xtexel[XROWS];
     for (uint j = 0; j < NCOLS; ++j) wgroup[j] = wrow[j] * groups;
     for (uint r = 0; r < XROWS; ++r) xtexel[r] = xrow[r] * (p.ldx / 4u);
-    for (uint b = 0; b < groups / STEPS; ++b) {
-      // Not `scale[j] = QUANT ? quant_scale(..) : 1.0`: that form made the f16 kernel 2x slower on lavapipe.
-      float scale[NCOLS];
-      uvec4 qa[NCOLS], qb[NCOLS];  // quantized: the block's texels, fetched once for its 4 steps
-      if (QUANT)
-        for (uint j = 0; j < NCOLS; ++j) {
-          scale[j] = quant_scale(wgroup[j] / 4u + b);
-          load_quant_block(wgroup[j] / 4u + b, qa[j], qb[j]);
-        }
-      for (uint s = 0; s < STEPS; ++s) {
-        const uint t = b * STEPS + s;
-        vec4 xa[XROWS], xb[XROWS];
-#ifdef X_SHUFFLE
-        // Every lane needs the same X texels: lane l fetches row 8i + l's and the others take them
-        // with a shuffle (on lavapipe a texel fetch costs as much for one address as for 8; a shuffle
-        // by a constant lane is a vector extract). NORM scales the fetched texels, and lane l sums row
-        // 8i + l's squares, before the shuffle: once per 8 rows, not once per row in every lane.
-        vec4 ga = vec4(F16_X_SCALE), gb = vec4(F16_X_SCALE);
-        if (NORM != 0u) {
-          ga *= load_g4(2u * t);
-          gb *= load_g4(2u * t + 1u);
-        }
-        for (uint r8 = 0; r8 < XROWS / 8u; ++r8) {
-          const uint xt = min(m0 + r8 * 8u + gl_SubgroupInvocationID % 8u, p.M - 1u) * (p.ldx / 4u);
-          vec4 va = load_x4(xt + 2u * t), vb = load_x4(xt + 2u * t + 1u);
-          if (NORM != 0u) sumsq8[r8] += dot(va, va) + dot(vb, vb);
-          va *= ga;
-          vb *= gb;
-          for (uint i = 0; i < 8u; ++i) {
-            xa[r8 * 8u + i] = subgroupShuffle(va, i);
-            xb[r8 * 8u + i] = subgroupShuffle(vb, i);
-          }
-        }
+#ifdef X_SHUFFLE_K
+    // Fewer than 8 X rows (decode): the K groups go in chunks of 8, lane l fetching (and normalizing)
+    // group 8c + l of each row, which step i of the chunk takes from lane i (needs K % 64 == 0). (Not
+    // the same two loops with a chunk of STEPS for the other variants: that made prefill 1.6x slower.)
+    for (uint c = 0; c < groups / 8u; ++c) {
+      vec4 va[XROWS], vb[XROWS];
+      load_x_group(xtexel, c * 8u + gl_SubgroupInvocationID % 8u, va, vb, sumsq);
+      for (uint bb = 0; bb < 8u / STEPS; ++bb) {
+        const uint b = c * (8u / STEPS) + bb;
 #else
-        load_x_group(xtexel, t, xa, xb, sumsq);
+    {
+      for (uint b = 0; b < groups / STEPS; ++b) {
 #endif
-        for (uint j = 0; j < NCOLS; ++j) {
-          vec4 wa, wb;
-          if (QUANT) {
-            decode_quant_group(qa[j], qb[j], s, wa, wb);
-            wa *= scale[j];
-            wb *= scale[j];
-          } else {
-            decode_group(wgroup[j] + t, wa, wb);
+        // Not `scale[j] = QUANT ? quant_scale(..) : 1.0`: that form made the f16 kernel 2x slower on lavapipe.
+        float scale[NCOLS];
+        uvec4 qa[NCOLS], qb[NCOLS];  // quantized: the block's texels, fetched once for its 4 steps
+        if (QUANT)
+          for (uint j = 0; j < NCOLS; ++j) {
+            scale[j] = quant_scale(wgroup[j] / 4u + b);
+            load_quant_block(wgroup[j] / 4u + b, qa[j], qb[j]);
           }
-          for (uint r = 0; r < XROWS; ++r) acc[j][r] += dot(wa, xa[r]) + dot(wb, xb[r]);
+        for (uint s = 0; s < STEPS; ++s) {
+          const uint t = b * STEPS + s;
+          vec4 xa[XROWS], xb[XROWS];
+#if defined(X_SHUFFLE_K)
+          for (uint r = 0; r < XROWS; ++r) {
+            xa[r] = subgroupShuffle(va[r], bb * STEPS + s);
+            xb[r] = subgroupShuffle(vb[r], bb * STEPS + s);
+          }
+#elif defined(X_SHUFFLE)
+          // Every lane needs the same X texels: lane l fetches row 8i + l's and the others take them
+          // with a shuffle (on lavapipe a texel fetch costs as much for one address as for 8; a shuffle
+          // by a constant lane is a vector extract). NORM scales the fetched texels, and lane l sums row
+          // 8i + l's squares, before the shuffle: once per 8 rows, not once per row in every lane.
+          vec4 ga = vec4(F16_X_SCALE), gb = vec4(F16_X_SCALE);
+          if (NORM != 0u) {
+            ga *= load_g4(2u * t);
+            gb *= load_g4(2u * t + 1u);
+          }
+          for (uint r8 = 0; r8 < XROWS / 8u; ++r8) {
+            const uint xt = min(m0 + r8 * 8u + gl_SubgroupInvocationID % 8u, p.M - 1u) * (p.ldx / 4u);
+            vec4 va = load_x4(xt + 2u * t), vb = load_x4(xt + 2u * t + 1u);
+            if (NORM != 0u) sumsq8[r8] += dot(va, va) + dot(vb, vb);
+            va *= ga;
+            vb *= gb;
+            for (uint i = 0; i < 8u; ++i) {
+              xa[r8 * 8u + i] = subgroupShuffle(va, i);
+              xb[r8 * 8u + i] = subgroupShuffle(vb, i);
+            }
+          }
+#else
+          load_x_group(xtexel, t, xa, xb, sumsq);
+#endif
+          for (uint j = 0; j < NCOLS; ++j) {
+            vec4 wa, wb;
+            if (QUANT) {
+              decode_quant_group(qa[j], qb[j], s, wa, wb);
+              wa *= scale[j];
+              wb *= scale[j];
+            } else {
+              decode_group(wgroup[j] + t, wa, wb);
+            }
+            for (uint r = 0; r < XROWS; ++r) acc[j][r] += dot(wa, xa[r]) + dot(wb, xb[r]);
+          }
         }
       }
     }
@@ -108,9 +126,17 @@ void main() {
 
   // Stores in a loop that is not unrolled: llvmpipe runs compute shaders as LLVM coroutines, and
   // NCOLS * XROWS unrolled conditional stores cost seconds of coroutine-frame building per pipeline.
-#ifdef X_SHUFFLE
+#if defined(X_SHUFFLE)
   if (NORM != 0u)
     for (uint r = 0; r < XROWS; ++r) sumsq[r] = subgroupShuffle(sumsq8[r / 8u], r % 8u);
+#elif defined(X_SHUFFLE_K)
+  // Lanes 0..7 hold the sums of squares of their groups (lanes from 8 on repeat them).
+  if (NORM != 0u)
+    for (uint r = 0; r < XROWS; ++r) {
+      float total = 0.0;
+      for (uint i = 0; i < 8u; ++i) total += subgroupShuffle(sumsq[r], i);
+      sumsq[r] = total;
+    }
 #endif
   if (NORM != 0u)
     for (uint r = 0; r < XROWS; ++r) {
