@@ -68,11 +68,14 @@ void bench(const BenchOptions& o) {
   if (o.sampling != "gpu") modes.push_back(true);
   if (!o.json)
     std::printf("model: %s, weights %.1f MiB, device: %s%s%s, decode: %u dispatches (%u from %u keys on), 1 submission per token, "
-                "prefill: %u dispatches per chunk of %u, sampling: %s\n",
+                "%ssampling: %s\n",
                 model_name.c_str(), double(model->weight_bytes()) / (1 << 20), device_name.c_str(),
                 host.empty() ? "" : " on ", host.c_str(),
                 session.decode_dispatches(modes[0] ? 0 : 1), session.decode_dispatches(modes[0] ? 0 : 1, true),
-                SessionOptions{}.split_attention_from, session.prefill_dispatches(session.batch()), session.batch(),
+                SessionOptions{}.split_attention_from,
+                o.n_prompt > 0 ? fmt::format("prefill: {} dispatches per chunk of {}, ", session.prefill_dispatches(session.batch()),
+                                             session.batch()).c_str()
+                               : "",
                 o.sampling == "gpu" ? "GPU top-k" : o.sampling == "cpu" ? "CPU (full logits row)" : "GPU top-k vs CPU");
   Sampler greedy({.temperature = 0, .top_k = 1});
   auto next_token = [&](std::span<const int32_t> input, bool cpu) {
