@@ -193,7 +193,17 @@ void record_diff_attention(vk::Recorder& rec, const DiffAttentionArgs& a, std::s
     // Invocations numbered across rows: (row, block of P pairs, split).
     const uint32_t P = attention_pairs_per_invocation(caps, shape, kind);
     const uint32_t groups = attention_rows_groups(uint64_t(a.T) * (H2 / P) * p.n_split, rw, label);
-    if (kind == DiffAttentionKernel::rows) {
+    // Prefill without key splits: a subgroup takes SG query rows of one pair block and fetches each K/V
+    // row once for all of them (shaders/common/diff_attention_rows.glsl, KV_SHUFFLE).
+    const uint32_t sg = caps.subgroup_size;
+    const bool kv_shuffle = kind == DiffAttentionKernel::rows && texel && p.n_split == 1 && caps.subgroup_shuffle &&
+                            sg >= 8 && rw == sg && a.T >= sg;
+    if (kv_shuffle) {
+      const auto& k = rec.device().kernel({"diff_attention_rows_texel_kvs", {rw, a.d, c.kb, P, sg}, 6, sizeof(Push), 0, 0xeu});
+      const uint32_t row_groups = attention_rows_groups(uint64_t((a.T + sg - 1) / sg) * sg * (H2 / P), sg, label);
+      rec.dispatch(k, {vk::in(a.params), vk::in(a.q), vk::in(a.k_cache), vk::in(a.v_cache), vk::out(a.out), vk::out(partials)},
+                   p, row_groups, 1, 1, label);
+    } else if (kind == DiffAttentionKernel::rows) {
       const auto& k = rec.device().kernel({shader("diff_attention_rows"), {rw, a.d, c.kb, P}, 6, sizeof(Push), 0, texel ? 0xeu : 0u});
       rec.dispatch(k, {vk::in(a.params), vk::in(a.q), vk::in(a.k_cache), vk::in(a.v_cache), vk::out(a.out), vk::out(partials)},
                    p, groups, 1, 1, label);

@@ -1,6 +1,9 @@
 // Body of diff_attention_rows.comp / diff_attention_rows_texel.comp.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#ifdef KV_SHUFFLE
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
 // Fused differential attention for CPU Vulkan implementations (caps.cpu_quirks, e.g. lavapipe), where
 // an invocation is one SIMD lane of a CPU thread, every buffer or shared-memory access inside a loop
 // costs a per-lane load and a barrier is a coroutine switch. Same result and split-partials layout as
@@ -35,10 +38,53 @@ const float NEG_BIG = -1.0e30;
 
 #include "attention_rows_item.glsl"
 
+#ifdef KV_SHUFFLE
+// Prefill without key splits on devices with subgroup shuffles (CPU devices, where a subgroup is one
+// SIMD batch): a workgroup is one subgroup of SG invocations, the query rows t0 .. t0 + SG - 1 of one
+// block of pairs, so all lanes read the same K and V rows: lane l fetches texels l, l + SG, .. of a row
+// and each lane takes the row's texel c from lane c % SG (a vector extract on lavapipe; before, each
+// of the D4 texel fetches gathered the same 16 bytes for all SG lanes). All lanes run the key loop of
+// the group's last row (shuffles need every lane active); keys past a lane's own causal limit are
+// skipped by select, rows past T compute row T - 1 and store nothing.
+layout(constant_id = 4) const uint SG = 8;  // the device's subgroup size = the workgroup size
+const uint FETCHES = (D4 + SG - 1u) / SG;  // texel fetches per lane per K or V row
+
+// Row texels of a KV head at vec4 offset `row` (lane l fetches texels l + f * SG), then texel c of it.
+void fetch_row(bool v, uint row, out vec4 f[FETCHES]) {
+  [[unroll]] for (uint j = 0; j < FETCHES; ++j) {
+    const uint c = min(gl_SubgroupInvocationID + j * SG, D4 - 1u);
+    f[j] = v ? load_v4(row + c) : load_k4(row + c);
+  }
+}
+#define ROW_TEXEL(f, c) subgroupShuffle(f[(c) / SG], (c) % SG)
+
+// item() for this layout (attention_rows_item.glsl numbers invocations across rows, blocks and splits).
+bool group_item(out Item it) {
+  const uint H2 = p.H / 2u, blocks = H2 / P;
+  it.t = (gl_WorkGroupID.x / blocks) * SG + gl_SubgroupInvocationID;
+  it.i = (gl_WorkGroupID.x % blocks) * P;
+  it.s = 0u;
+  const uint group = p.H / p.Hkv;
+  it.r1 = (it.i / group) * D4;
+  it.r2 = ((it.i + H2) / group) * D4;
+  it.begin = 0u;
+  it.end = params.pos0 + min(it.t, p.T - 1u) + 1u;  // this row's keys
+  return it.t < p.T;
+}
+#endif
+
 void main() {
   Item it;
+#ifdef KV_SHUFFLE
+  const bool row_valid = group_item(it);
+  // The group's keys: those of its last row.
+  const uint group_end = params.pos0 + min((gl_WorkGroupID.x / (p.H / 2u / P)) * SG + SG - 1u, p.T - 1u) + 1u;
+  const uint t = min(it.t, p.T - 1u);
+#else
   if (!item(it)) return;
-  const uint H2 = p.H / 2u, t = it.t, i = it.i, s = it.s;
+  const uint t = it.t;
+#endif
+  const uint H2 = p.H / 2u, i = it.i, s = it.s;
   const uint kvs = p.Hkv * D4;  // KV cache row stride in vec4s
 
   // The loops over D4 have trip counts fixed at specialisation and are unrolled ([[unroll]]), so the
@@ -59,13 +105,30 @@ void main() {
     l1[u] = l2[u] = 0.0;
   }
 
+#ifdef KV_SHUFFLE
+  for (uint key = it.begin; key < group_end; ++key) {
+    const bool valid = key < it.end;
+    const uint r1 = key * kvs + it.r1, r2 = key * kvs + it.r2;
+    vec4 k1f[FETCHES], k2f[FETCHES], v1f[FETCHES], v2f[FETCHES];
+    fetch_row(false, r1, k1f);
+    fetch_row(false, r2, k2f);
+    fetch_row(true, r1, v1f);
+    fetch_row(true, r2, v2f);
+    vec4 k1[D4], k2[D4];
+    [[unroll]] for (uint c = 0; c < D4; ++c) {
+      k1[c] = ROW_TEXEL(k1f, c);
+      k2[c] = ROW_TEXEL(k2f, c);
+    }
+#else
   for (uint key = it.begin; key < it.end; ++key) {
+    const bool valid = true;
     const uint r1 = key * kvs + it.r1, r2 = key * kvs + it.r2;
     vec4 k1[D4], k2[D4];
     [[unroll]] for (uint c = 0; c < D4; ++c) {
       k1[c] = load_k4(r1 + c);
       k2[c] = load_k4(r2 + c);
     }
+#endif
     float f1[P], f2[P], p1[P], p2[P];
     [[unroll]] for (uint u = 0; u < P; ++u) {
       vec4 d1 = vec4(0.0), d2 = vec4(0.0);
@@ -74,25 +137,34 @@ void main() {
         d2 += q2[u * D4 + c] * k2[c];
       }
       const float x1 = d1.x + d1.y + d1.z + d1.w, x2 = d2.x + d2.y + d2.z + d2.w;
-      const float n1 = max(m1[u], x1), n2 = max(m2[u], x2);
+      // A key past this row's causal limit (KV_SHUFFLE) leaves the state as it is.
+      const float n1 = valid ? max(m1[u], x1) : m1[u], n2 = valid ? max(m2[u], x2) : m2[u];
       f1[u] = exp(m1[u] - n1);  // rescale of the old state
       f2[u] = exp(m2[u] - n2);
-      p1[u] = exp(x1 - n1);
-      p2[u] = exp(x2 - n2);
+      p1[u] = valid ? exp(x1 - n1) : 0.0;
+      p2[u] = valid ? exp(x2 - n2) : 0.0;
       l1[u] = l1[u] * f1[u] + p1[u];
       l2[u] = l2[u] * f2[u] + p2[u];
       m1[u] = n1;
       m2[u] = n2;
     }
     [[unroll]] for (uint c = 0; c < D4; ++c) {  // v_g1: columns [0, d) of V~, used by both maps
+#ifdef KV_SHUFFLE
+      const vec4 v = ROW_TEXEL(v1f, c);
+#else
       const vec4 v = load_v4(r1 + c);
+#endif
       [[unroll]] for (uint u = 0; u < P; ++u) {
         a1[u * 2u * D4 + c] = a1[u * 2u * D4 + c] * f1[u] + p1[u] * v;
         a2[u * 2u * D4 + c] = a2[u * 2u * D4 + c] * f2[u] + p2[u] * v;
       }
     }
     [[unroll]] for (uint c = 0; c < D4; ++c) {  // v_g2: columns [d, 2d)
+#ifdef KV_SHUFFLE
+      const vec4 v = ROW_TEXEL(v2f, c);
+#else
       const vec4 v = load_v4(r2 + c);
+#endif
       [[unroll]] for (uint u = 0; u < P; ++u) {
         a1[u * 2u * D4 + D4 + c] = a1[u * 2u * D4 + D4 + c] * f1[u] + p1[u] * v;
         a2[u * 2u * D4 + D4 + c] = a2[u * 2u * D4 + D4 + c] * f2[u] + p2[u] * v;
@@ -100,6 +172,9 @@ void main() {
     }
   }
 
+#ifdef KV_SHUFFLE
+  if (!row_valid) return;
+#endif
   [[unroll]] for (uint u = 0; u < P; ++u) {
     const uint b = u * 2u * D4;
     if (p.n_split == 1u) {  // finish the pair: D = O+ - lambda O-, 2d RMSNorm, scale
