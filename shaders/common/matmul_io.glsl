@@ -39,16 +39,7 @@ uvec4 load_w4(uint i) { return w_vec4[i]; }
 layout(binding = 2) readonly buffer BiasBuf { float bias[]; };
 layout(binding = 3) buffer YBuf { float y[]; };
 
-layout(push_constant) uniform Push {
-  uint M, N, K;
-  uint ldx, ldy;
-  uint y_col0;
-  uint flags;  // FLAG_BIAS | FLAG_ACCUMULATE: push constants, not specialization, so one pipeline per
-               // format and block size serves every projection (each variant is seconds of LLVM time)
-  float norm_eps;
-  uint glu_group;  // FLAG_GLU_*: gate/up rows interleave in groups of this many (activation.glsl)
-  uint rope_q, rope_kv, rope_d;  // ROPE (qkv_rope.glsl)
-} p;
+#include "matmul_push.glsl"
 // GLU: the weight rows are an interleaved gate/up projection and Y gets act(gate) * up, one column per
 // gate/up pair (no accumulate).
 const uint FLAG_BIAS = 1u, FLAG_ACCUMULATE = 2u, FLAG_GLU_SILU = 4u, FLAG_GLU_GELU = 8u;

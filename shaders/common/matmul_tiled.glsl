@@ -28,26 +28,7 @@ layout(constant_id = 8) const uint ACCUMULATE = 0;  // 1: add into Y (fused resi
 layout(constant_id = 9) const uint NORM = 0;
 layout(constant_id = 10) const uint GLU = 0;  // 1: GLU with SiLU, 2: with GELU
 
-layout(binding = 0) readonly buffer XBuf { float x[]; };
-layout(binding = 1) readonly buffer WBuf { uint w[]; };
-layout(binding = 2) readonly buffer BiasBuf { float bias[]; };
-layout(binding = 3) buffer YBuf { float y[]; };
-layout(binding = 4) readonly buffer GBuf { float g[]; };  // NORM's weight (else X again, unread)
-
-layout(push_constant) uniform Push {
-  uint M, N, K;
-  uint ldx, ldy;  // row strides of X and Y in elements
-  uint y_col0;    // first output column (and bias index) this weight chunk produces
-  uint flags;     // unread: bias, accumulate and the GLU are specialized
-  float norm_eps;
-  uint glu_group;
-  uint rope_q, rope_kv, rope_d;  // ROPE (qkv_rope.glsl)
-} p;
-#ifdef ROPE
-#include "qkv_rope.glsl"
-#endif
-
-DEFINE_WEIGHT_LOADER_N(load_w, w, WDT, p.N * p.K)
+#include "matmul_buffers.glsl"
 
 shared float xs[BK * BM];
 shared float ws[BK * BN];

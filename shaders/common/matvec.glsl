@@ -17,26 +17,7 @@ layout(constant_id = 3) const uint HAS_BIAS = 0;
 layout(constant_id = 4) const uint ACCUMULATE = 0;
 layout(constant_id = 5) const uint USE_SUBGROUP = 0;
 layout(constant_id = 6) const uint NORM = 0;
-layout(binding = 0) readonly buffer XBuf { float x[]; };
-layout(binding = 1) readonly buffer WBuf { uint w[]; };
-layout(binding = 2) readonly buffer BiasBuf { float bias[]; };
-layout(binding = 3) buffer YBuf { float y[]; };
-layout(binding = 4) readonly buffer GBuf { float g[]; };  // NORM's weight (else X again, unread)
-
-layout(push_constant) uniform Push {
-  uint M, N, K;
-  uint ldx, ldy;
-  uint y_col0;
-  uint flags;      // 4: GLU with SiLU, 8: GLU with GELU (bias and accumulate are specialized)
-  float norm_eps;
-  uint glu_group;
-  uint rope_q, rope_kv, rope_d;  // ROPE (qkv_rope.glsl)
-} p;
-#ifdef ROPE
-#include "qkv_rope.glsl"
-#endif
-
-DEFINE_WEIGHT_LOADER_N(load_w, w, WDT, p.N * p.K)
+#include "matmul_buffers.glsl"
 
 // Values reduced per invocation: the ROWS dot products, then (NORM) the sum of x^2.
 const uint NV = ROWS + 1u;
