@@ -166,13 +166,14 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
       wg /= 2;
     // Blocks of 8k X rows fetch each X texel once per 8 rows and shuffle it to the lanes (lavapipe, f16
     // M=128 bench ops: 44 -> 50-55 GFLOP/s): needs subgroups of >= 8 lanes with shuffles.
-    // Blocks of fewer rows (decode) fetch each X texel once per 8 K groups instead (K % 64 == 0), for
-    // unquantized weights (bench ops M=1, Intel host, ms: f16 2048x2048 2.85-2.99 -> 2.46-2.50, 32000x512
-    // 3.8-4.1 -> 2.4-2.8; q8_0 and q4_0 measured 10-20% slower with it).
+    // Blocks of fewer rows (decode) fetch each X texel once per 8 K groups instead (quantized: per block;
+    // K % 64 == 0). Intel host, bench ops M=1 f16 (ms): 2048x2048 2.85-2.99 -> 2.46-2.50, 32000x512
+    // 3.8-4.1 -> 2.4-2.8; tg interleaved: S f16 66-68 -> 71-74, q4_0 68-78 -> 92-98, M f16 20.4-21.3 ->
+    // 23.6-23.8, q4_0 26.7-26.9 -> 30.4-31.3, q8_0 20.3-22.0 -> 22.7-23.5.
     const bool shuffle = texel && vec && caps.subgroup_shuffle && caps.subgroup_size >= 8;
     std::string x_shuffle;
     if (shuffle && xrows % 8 == 0) x_shuffle = "_xs";
-    else if (shuffle && w.cols % 64 == 0 && w.quant == Quant::none) x_shuffle = "_xk";
+    else if (shuffle && w.cols % 64 == 0) x_shuffle = "_xk";
     key = {(texel ? "matmul_rows_texel" : "matmul_rows") + suffix + x_shuffle,
            {wg, xrows, w.format_code(), ncols, vec ? 1u : 0u, norm}, nbind, sizeof(MatmulPush), 0, texel ? 0x13u : 0u};
     gx_rows = wg * ncols;

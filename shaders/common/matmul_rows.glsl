@@ -40,14 +40,16 @@ void main() {
     for (uint j = 0; j < NCOLS; ++j) wgroup[j] = wrow[j] * groups;
     for (uint r = 0; r < XROWS; ++r) xtexel[r] = xrow[r] * (p.ldx / 4u);
 #ifdef X_SHUFFLE_K
-    // Fewer than 8 X rows (decode): the K groups go in chunks of 8, lane l fetching (and normalizing)
-    // group 8c + l of each row, which step i of the chunk takes from lane i (needs K % 64 == 0). (Not
-    // the same two loops with a chunk of STEPS for the other variants: that made prefill 1.6x slower.)
-    for (uint c = 0; c < groups / 8u; ++c) {
+    // Fewer than 8 X rows (decode): the K groups go in chunks of XK, lane l fetching (and normalizing)
+    // group XK c + l % XK of each row, which step i of the chunk takes from lane i (needs K % 64 == 0).
+    // Quantized: chunks of one block (chunks of 2 blocks were 10-20% slower than no shuffle at all).
+    // (Not the same two loops with a chunk of STEPS for the other variants: prefill 1.6x slower.)
+    const uint XK = QUANT ? 4u : 8u;
+    for (uint c = 0; c < groups / XK; ++c) {
       vec4 va[XROWS], vb[XROWS];
-      load_x_group(xtexel, c * 8u + gl_SubgroupInvocationID % 8u, va, vb, sumsq);
-      for (uint bb = 0; bb < 8u / STEPS; ++bb) {
-        const uint b = c * (8u / STEPS) + bb;
+      load_x_group(xtexel, c * XK + gl_SubgroupInvocationID % XK, va, vb, sumsq);
+      for (uint bb = 0; bb < XK / STEPS; ++bb) {
+        const uint b = c * (XK / STEPS) + bb;
 #else
     {
       for (uint b = 0; b < groups / STEPS; ++b) {
@@ -130,11 +132,11 @@ void main() {
   if (NORM != 0u)
     for (uint r = 0; r < XROWS; ++r) sumsq[r] = subgroupShuffle(sumsq8[r / 8u], r % 8u);
 #elif defined(X_SHUFFLE_K)
-  // Lanes 0..7 hold the sums of squares of their groups (lanes from 8 on repeat them).
+  // Lanes 0..XK-1 hold the sums of squares of their groups (the other lanes repeat them).
   if (NORM != 0u)
     for (uint r = 0; r < XROWS; ++r) {
       float total = 0.0;
-      for (uint i = 0; i < 8u; ++i) total += subgroupShuffle(sumsq[r], i);
+      for (uint i = 0; i < (QUANT ? 4u : 8u); ++i) total += subgroupShuffle(sumsq[r], i);
       sumsq[r] = total;
     }
 #endif
