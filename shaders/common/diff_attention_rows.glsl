@@ -58,33 +58,33 @@ void fetch_row(bool v, uint row, out vec4 f[FETCHES]) {
 }
 #define ROW_TEXEL(f, c) subgroupShuffle(f[(c) / SG], (c) % SG)
 
-// item() for this layout (attention_rows_item.glsl numbers invocations across rows, blocks and splits).
-bool group_item(out Item it) {
-  const uint H2 = p.H / 2u, blocks = H2 / P;
-  it.t = (gl_WorkGroupID.x / blocks) * SG + gl_SubgroupInvocationID;
+// item() for this layout (attention_rows_item.glsl numbers invocations across rows, blocks and splits):
+// false for rows past T, whose item is row T - 1's; group_end: the end of the group's last row's keys.
+bool group_item(out Item it, out uint group_end) {
+  const uint H2 = p.H / 2u, blocks = H2 / P, t0 = (gl_WorkGroupID.x / blocks) * SG;
+  const uint t = t0 + gl_SubgroupInvocationID;
+  it.t = min(t, p.T - 1u);
   it.i = (gl_WorkGroupID.x % blocks) * P;
   it.s = 0u;
   const uint group = p.H / p.Hkv;
   it.r1 = (it.i / group) * D4;
   it.r2 = ((it.i + H2) / group) * D4;
   it.begin = 0u;
-  it.end = params.pos0 + min(it.t, p.T - 1u) + 1u;  // this row's keys
-  return it.t < p.T;
+  it.end = params.pos0 + it.t + 1u;  // this row's keys
+  group_end = params.pos0 + min(t0 + SG - 1u, p.T - 1u) + 1u;
+  return t < p.T;
 }
 #endif
 
 void main() {
   Item it;
 #ifdef KV_SHUFFLE
-  const bool row_valid = group_item(it);
-  // The group's keys: those of its last row.
-  const uint group_end = params.pos0 + min((gl_WorkGroupID.x / (p.H / 2u / P)) * SG + SG - 1u, p.T - 1u) + 1u;
-  const uint t = min(it.t, p.T - 1u);
+  uint group_end;
+  const bool row_valid = group_item(it, group_end);
 #else
   if (!item(it)) return;
-  const uint t = it.t;
 #endif
-  const uint H2 = p.H / 2u, i = it.i, s = it.s;
+  const uint H2 = p.H / 2u, t = it.t, i = it.i, s = it.s;
   const uint kvs = p.Hkv * D4;  // KV cache row stride in vec4s
 
   // The loops over D4 have trip counts fixed at specialisation and are unrolled ([[unroll]]), so the

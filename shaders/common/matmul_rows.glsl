@@ -13,6 +13,9 @@
 layout(constant_id = 4) const uint VEC = 1;
 const bool QUANT = WDT == DT_Q8_0 || WDT == DT_Q4_0;
 const uint STEPS = QUANT ? 4u : 1u;  // groups of 8 per step: quantized, a block of 32 (one scale)
+#ifdef X_SHUFFLE_K
+const uint XK = QUANT ? 4u : 8u;  // K groups per X chunk (below)
+#endif
 
 void main() {
   const uint wg = gl_WorkGroupSize.x, m0 = gl_WorkGroupID.y * XROWS;
@@ -44,7 +47,6 @@ void main() {
     // group XK c + l % XK of each row, which step i of the chunk takes from lane i (needs K % 64 == 0).
     // Quantized: chunks of one block (chunks of 2 blocks were 10-20% slower than no shuffle at all).
     // (Not the same two loops with a chunk of STEPS for the other variants: prefill 1.6x slower.)
-    const uint XK = QUANT ? 4u : 8u;
     for (uint c = 0; c < groups / XK; ++c) {
       vec4 va[XROWS], vb[XROWS];
       load_x_group(xtexel, c * XK + gl_SubgroupInvocationID % XK, va, vb, sumsq);
@@ -136,7 +138,7 @@ void main() {
   if (NORM != 0u)
     for (uint r = 0; r < XROWS; ++r) {
       float total = 0.0;
-      for (uint i = 0; i < (QUANT ? 4u : 8u); ++i) total += subgroupShuffle(sumsq[r], i);
+      for (uint i = 0; i < XK; ++i) total += subgroupShuffle(sumsq[r], i);
       sumsq[r] = total;
     }
 #endif

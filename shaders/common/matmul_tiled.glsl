@@ -6,7 +6,7 @@
 //   NORM: RMSNorm of the X rows, Y = W . (g * x / sqrt(mean(x^2) + eps)): X is scaled by g as it is
 //     staged and the invocations that stage a row sum its squares on the way (the same K slices), so
 //     the norm costs no extra reads; 1 / rms is a common factor applied to the finished dot products.
-//   GLU (flags): interleaved gate/up rows in groups of 8 (the host checks glu_group == 8), one output
+//   GLU (specialized): interleaved gate/up rows in groups of 8 (the host checks glu_group == 8), one output
 //     column act(gate) * up per pair; ROPE (qkv_rope.glsl): rotation pairs 8 apart in groups of 16.
 // Both need a row's partner 8 columns on in the same invocation: an invocation's TN columns are TN / 2
 // adjacent first-half columns of a group of 16 and their partners (col_of), for every variant.
