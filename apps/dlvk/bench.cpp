@@ -53,7 +53,7 @@ void bench(const BenchOptions& o) {
   const auto& caps = device->caps();
   const std::string device_name = caps.device_name;
   // CPU devices: the host processor and the decode matmul kernel chosen for this model (dlvk devices).
-  const bool split_k = ops::cpu_decode_splits_k(caps, model->weight_bytes());
+  const bool split_k = ops::cpu_decode_splits_k(caps, model->weight_bytes(), model->quant() != ops::Quant::none);
   const std::string host = !caps.cpu_quirks ? std::string()
                                             : fmt::format("{} host, decode matmuls {}", caps.host_cpu_vendor,
                                                           split_k ? "split_k" : "rows");

@@ -57,11 +57,12 @@ bool all_texel_bindable(const vk::Capabilities& caps, const MatmulArgs& a) {
 
 }  // namespace
 
-bool cpu_decode_splits_k(const vk::Capabilities& caps, uint64_t stream_bytes) {
+bool cpu_decode_splits_k(const vk::Capabilities& caps, uint64_t stream_bytes, bool quantized) {
   switch (caps.cpu_matvec) {
     case vk::Capabilities::CpuMatvec::split_k: return true;
     case vk::Capabilities::CpuMatvec::rows: return false;
-    default: return caps.host_llc_bytes == 0 || stream_bytes > caps.host_llc_bytes;  // unknown cache: split K
+    default:  // unknown cache: split K
+      return !quantized && (caps.host_llc_bytes == 0 || stream_bytes > caps.host_llc_bytes);
   }
 }
 
@@ -70,7 +71,8 @@ MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulA
   // On CPU devices the kernels that stream weight rows per lane beat the cooperative ones at every M;
   // for decode, lanes split K instead where the weights stream from memory (cpu_decode_splits_k).
   if (v == MatmulVariant::automatic) {
-    const bool split_k = a.M < 4 && cpu_decode_splits_k(caps, a.stream_bytes ? a.stream_bytes : a.w->bytes());
+    const bool split_k = a.M < 4 && cpu_decode_splits_k(caps, a.stream_bytes ? a.stream_bytes : a.w->bytes(),
+                                                         a.w->quant != Quant::none);
     if (caps.cpu_quirks) v = split_k ? MatmulVariant::subgroup_k : MatmulVariant::rows;
     else v = a.M <= 2 ? MatmulVariant::matvec : MatmulVariant::tiled;
   }

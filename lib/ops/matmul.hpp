@@ -62,9 +62,9 @@ struct MatmulArgs {
 // subgroup_k replaced by rows where it cannot run (no subgroup arithmetic, no texel buffers, K % 8 != 0).
 MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulArgs& a);
 
-// CPU devices: whether decode matmuls (M < 4) over `stream_bytes` of weights split K across lanes
-// (subgroup_k) rather than stream weight rows per lane (rows): Capabilities::cpu_matvec.
-bool cpu_decode_splits_k(const vk::Capabilities& caps, uint64_t stream_bytes);
+// CPU devices: whether decode matmuls (M < 4) over `stream_bytes` of weights (block-quantized or not)
+// split K across lanes (subgroup_k) rather than stream weight rows per lane (rows): Capabilities::cpu_matvec.
+bool cpu_decode_splits_k(const vk::Capabilities& caps, uint64_t stream_bytes, bool quantized);
 
 // Whether record_matmul can apply args.glu itself (else: the product, then record_elementwise's GLU).
 bool matmul_fuses_glu(const vk::Capabilities& caps, const MatmulArgs& a);

@@ -66,8 +66,12 @@ uint64_t host_llc_bytes() {
 //   Intel Xeon host, 480 MiB of L3:  S (107 MB) 42 vs 56, M 14.2 vs 17.5 (q4_0 S 54 vs 63, M 17.4 vs 18.6);
 //                                    1.24B 3.83 vs 3.62 and 3.68 vs 3.65 (two runs), q8_0 3.21 vs 3.01,
 //                                    q4_0 3.14 vs 3.36: about equal
-// Rows win where the weights stay in the last-level cache; where they stream from memory split K wins
-// (AMD, whose VM's cache holds neither model) or ties (Intel): `by_residency` decides per model.
+//   Intel, after the rows kernel's X shuffle (2026-12-07, -n 16, two runs each):
+//                                    1.24B f16 4.29 / 3.83 vs 4.14 / 4.03, q8_0 3.31 / 3.37 vs 4.50 / 4.51,
+//                                    q4_0 4.28 / 3.92 vs 5.12 / 5.09
+// Rows win where the weights stay in the last-level cache; where unquantized weights stream from memory
+// split K wins (AMD, whose VM's cache holds neither model) or ties (Intel): `by_residency` decides per
+// model. Quantized weights take rows everywhere (split K decodes them no faster per weight than f16).
 Capabilities::CpuMatvec cpu_matvec_from_env() {
   using M = Capabilities::CpuMatvec;
   const char* v = std::getenv("DLVK_CPU_MATVEC");

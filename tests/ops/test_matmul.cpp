@@ -91,6 +91,24 @@ void run_case(uint32_t M, uint32_t N, uint32_t K, DType dt, ops::MatmulVariant v
 
 }  // namespace
 
+// The decode kernel choice on CPU devices (no device work: a copy of the capabilities with a made-up cache).
+TEST_CASE("matmul: CPU decode splits K only for unquantized weights that outgrow the last-level cache") {
+  using CpuMatvec = vk::Capabilities::CpuMatvec;
+  vk::Capabilities caps = test::device().caps();
+  caps.cpu_matvec = CpuMatvec::by_residency;
+  caps.host_llc_bytes = 1u << 20;
+  CHECK(ops::cpu_decode_splits_k(caps, 2u << 20, false));
+  CHECK_FALSE(ops::cpu_decode_splits_k(caps, 512u << 10, false));
+  CHECK_FALSE(ops::cpu_decode_splits_k(caps, 2u << 20, true));
+  caps.host_llc_bytes = 0;  // unknown cache: assume streaming
+  CHECK(ops::cpu_decode_splits_k(caps, 1, false));
+  CHECK_FALSE(ops::cpu_decode_splits_k(caps, 1, true));
+  caps.cpu_matvec = CpuMatvec::split_k;  // $DLVK_CPU_MATVEC overrides both ways
+  CHECK(ops::cpu_decode_splits_k(caps, 1, true));
+  caps.cpu_matvec = CpuMatvec::rows;
+  CHECK_FALSE(ops::cpu_decode_splits_k(caps, 2u << 20, false));
+}
+
 TEST_CASE("matmul: odd shapes x dtypes x variants") {
   for (DType dt : {DType::f32, DType::f16, DType::bf16})
     for (uint32_t M : {1u, 3u, 17u, 64u, 129u})
