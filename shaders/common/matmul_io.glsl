@@ -102,9 +102,8 @@ const bool F16_SHIFTED = WDT == DT_F16 && XROWS <= NCOLS;
 const float F16_X_SCALE = F16_SHIFTED ? 18446744073709551616.0 : 1.0;  // 2^64
 const float F16_Y_SCALE = F16_SHIFTED ? 281474976710656.0 : 1.0;       // 2^48
 
-// The 8 weights of one texel of a 16-bit format (F16_SHIFTED: times 2^-112).
-void decode8(uint texel, out vec4 wa, out vec4 wb) {
-  uvec4 q = load_w4(texel);
+// The 8 weights of one texel q of a 16-bit format (F16_SHIFTED: times 2^-112).
+void decode8(uvec4 q, out vec4 wa, out vec4 wb) {
   if (F16_SHIFTED) {
     const uvec4 lo = uvec4(ivec4(q << 16) >> 3) & 0x8fffe000u, hi = uvec4(ivec4(q) >> 3) & 0x8fffe000u;
     wa = uintBitsToFloat(uvec4(lo.x, hi.x, lo.y, hi.y));
@@ -125,7 +124,7 @@ void decode_group(uint g, out vec4 wa, out vec4 wb) {
     wa = uintBitsToFloat(load_w4(2u * g));
     wb = uintBitsToFloat(load_w4(2u * g + 1u));
   } else {
-    decode8(g, wa, wb);
+    decode8(load_w4(g), wa, wb);
   }
 }
 
