@@ -99,7 +99,7 @@ void print_caps(const dlvk::vk::Capabilities& c) {
     std::printf("  host CPU          %s, last-level cache %s; decode matmuls: %s\n", c.host_cpu_vendor.c_str(),
                 c.host_llc_bytes ? bytes_string(c.host_llc_bytes).c_str() : "unknown",
                 c.cpu_matvec == dlvk::vk::Capabilities::CpuMatvec::by_residency
-                    ? "one weight row per lane where the model fits that cache or is quantized, else split K across lanes"
+                    ? "one weight row per lane on Intel hosts or where the model fits that cache or is quantized, else split K across lanes"
                     : cpu_matvec_name(c.cpu_matvec));
 }
 

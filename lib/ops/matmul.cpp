@@ -61,8 +61,9 @@ bool cpu_decode_splits_k(const vk::Capabilities& caps, uint64_t stream_bytes, bo
   switch (caps.cpu_matvec) {
     case vk::Capabilities::CpuMatvec::split_k: return true;
     case vk::Capabilities::CpuMatvec::rows: return false;
-    default:  // unknown cache: split K
-      return !quantized && (caps.host_llc_bytes == 0 || stream_bytes > caps.host_llc_bytes);
+    default:  // by residency, measured per host in device.cpp; unknown cache: split K
+      if (quantized || caps.host_cpu_vendor == "Intel") return false;
+      return caps.host_llc_bytes == 0 || stream_bytes > caps.host_llc_bytes;
   }
 }
 

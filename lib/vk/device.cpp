@@ -69,10 +69,12 @@ uint64_t host_llc_bytes() {
 //   Intel, after the rows kernel's X shuffle (2026-12-07, -n 16, two runs each):
 //                                    1.24B f16 4.29 / 3.83 vs 4.14 / 4.03, q8_0 3.31 / 3.37 vs 4.50 / 4.51,
 //                                    q4_0 4.28 / 3.92 vs 5.12 / 5.09; after its batched weight fetches:
-//                                    f16 4.31 / 4.40 vs 4.63 / 4.67 (AMD not measured since)
+//                                    f16 4.31 / 4.40 vs 4.63 / 4.67, then 4.26 / 4.41 vs 5.89 / 5.50
+//                                    (a chunk's fetches batched); AMD not measured since
 // Rows win where the weights stay in the last-level cache; where unquantized weights stream from memory
-// split K wins (AMD, whose VM's cache holds neither model) or ties (Intel): `by_residency` decides per
-// model. Quantized weights take rows everywhere (split K decodes them no faster per weight than f16).
+// split K won on AMD (whose VM's cache holds neither model) and rows now win on Intel: `by_residency`
+// takes rows on Intel hosts and decides per model elsewhere. Quantized weights take rows everywhere
+// (split K decodes them no faster per weight than f16).
 Capabilities::CpuMatvec cpu_matvec_from_env() {
   using M = Capabilities::CpuMatvec;
   const char* v = std::getenv("DLVK_CPU_MATVEC");

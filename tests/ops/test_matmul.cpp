@@ -96,7 +96,10 @@ TEST_CASE("matmul: CPU decode splits K only for unquantized weights that outgrow
   using CpuMatvec = vk::Capabilities::CpuMatvec;
   vk::Capabilities caps = test::device().caps();
   caps.cpu_matvec = CpuMatvec::by_residency;
+  caps.host_cpu_vendor = "Intel";  // rows at every size there
   caps.host_llc_bytes = 1u << 20;
+  CHECK_FALSE(ops::cpu_decode_splits_k(caps, 2u << 20, false));
+  caps.host_cpu_vendor = "AMD";
   CHECK(ops::cpu_decode_splits_k(caps, 2u << 20, false));
   CHECK_FALSE(ops::cpu_decode_splits_k(caps, 512u << 10, false));
   CHECK_FALSE(ops::cpu_decode_splits_k(caps, 2u << 20, true));
