@@ -70,7 +70,8 @@ bool cpu_decode_splits_k(const vk::Capabilities& caps, uint64_t stream_bytes, bo
 MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulArgs& a) {
   MatmulVariant v = a.variant;
   // On CPU devices the kernels that stream weight rows per lane beat the cooperative ones at every M;
-  // for decode, lanes split K instead where the weights stream from memory (cpu_decode_splits_k).
+  // for decode, lanes split K instead where unquantized weights stream from memory on some hosts
+  // (cpu_decode_splits_k).
   if (v == MatmulVariant::automatic) {
     const bool split_k = a.M < 4 && cpu_decode_splits_k(caps, a.stream_bytes ? a.stream_bytes : a.w->bytes(),
                                                          a.w->quant != Quant::none);

@@ -70,7 +70,8 @@ struct Capabilities {
   // CPU implementations: how decode matmuls (M < 4) are run. split_k: a subgroup's lanes split K (ops'
   // subgroup_k kernel); rows: each lane streams its own weight rows; by_residency: rows where the
   // weights a decode step streams fit the host's last-level cache or are quantized or the host is
-  // Intel, else split K (measurements in device.cpp). $DLVK_CPU_MATVEC=split_k|rows|by_residency; default by_residency.
+  // Intel, else split K (measurements in device.cpp). $DLVK_CPU_MATVEC=split_k|rows|by_residency;
+  // default by_residency.
   enum class CpuMatvec { by_residency, split_k, rows };
   CpuMatvec cpu_matvec = CpuMatvec::by_residency;
 

@@ -92,7 +92,7 @@ void run_case(uint32_t M, uint32_t N, uint32_t K, DType dt, ops::MatmulVariant v
 }  // namespace
 
 // The decode kernel choice on CPU devices (no device work: a copy of the capabilities with a made-up cache).
-TEST_CASE("matmul: CPU decode splits K only for unquantized weights that outgrow the last-level cache") {
+TEST_CASE("matmul: CPU decode splits K only for unquantized weights that outgrow the cache of a non-Intel host") {
   using CpuMatvec = vk::Capabilities::CpuMatvec;
   vk::Capabilities caps = test::device().caps();
   caps.cpu_matvec = CpuMatvec::by_residency;
