@@ -13,6 +13,7 @@
 layout(constant_id = 4) const uint VEC = 1;
 const bool QUANT = WDT == DT_Q8_0 || WDT == DT_Q4_0;
 const uint STEPS = QUANT ? 4u : 1u;  // groups of 8 per step: quantized, a block of 32 (one scale)
+const bool W16 = !QUANT && WDT != DT_F32;  // f16 / bf16: a group of 8 weights is one texel
 #ifdef X_SHUFFLE_K
 const uint XK = QUANT ? 4u : 8u;  // K groups per X chunk (below)
 // Quantized (decode: fewer than 8 X rows): a block's products are summed, then scaled once per X row
@@ -59,7 +60,7 @@ void main() {
       // 16-bit formats: the chunk's weight texels, all fetched first (as a step's below, for the whole
       // chunk: bench ops M=1 f16 8192x2048 2.23 -> 1.78-1.92 ms; in chunk halves it was no faster).
       uvec4 cq[XK][NCOLS];
-      if (!QUANT && WDT != DT_F32)
+      if (W16)
         for (uint i = 0; i < XK; ++i)
           for (uint j = 0; j < NCOLS; ++j) cq[i][j] = load_w4(wgroup[j] + c * XK + i);
       for (uint bb = 0; bb < XK / STEPS; ++bb) {
@@ -113,9 +114,9 @@ void main() {
 #endif
           // 16-bit formats: the step's weight texels, all fetched before the arithmetic. On lavapipe the
           // loads of back-to-back fetches overlap, where each fetch's wait for memory otherwise stalls
-          // the arithmetic after it (prefill 1.24B pp64 26 -> 35 t/s).
+          // the arithmetic after it (prefill 1.24B pp64 26 -> 34 t/s).
           uvec4 wq[NCOLS];
-          if (!QUANT && WDT != DT_F32)
+          if (W16)
             for (uint j = 0; j < NCOLS; ++j)
 #ifdef X_SHUFFLE_K
               wq[j] = cq[bb][j];
@@ -130,7 +131,7 @@ void main() {
                 wa *= scale[j];
                 wb *= scale[j];
               }
-            } else if (WDT != DT_F32) {
+            } else if (W16) {
               decode8(wq[j], wa, wb);
             } else {
               decode_group(wgroup[j] + t, wa, wb);
