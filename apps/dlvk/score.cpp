@@ -5,6 +5,7 @@
 #include "cli_util.hpp"
 #include "commands.hpp"
 #include "dlvk/npy.hpp"
+#include "generate/perplexity.hpp"
 
 namespace dlvk::cli {
 namespace {
@@ -29,12 +30,7 @@ void score(const ScoreOptions& o) {
   double total = 0;
   std::printf("pos\ttoken\tnll\n");
   for (size_t t = 0; t + 1 < ids.size(); ++t) {
-    const float* row = &logits[t * V];
-    double mx = -INFINITY;
-    for (size_t i = 0; i < V; ++i) mx = std::max(mx, double(row[i]));
-    double sum = 0;
-    for (size_t i = 0; i < V; ++i) sum += std::exp(double(row[i]) - mx);
-    double nll = -(double(row[ids[t + 1]]) - mx - std::log(sum));
+    const double nll = token_nll(std::span(logits).subspan(t * V, V), ids[t + 1]);
     total += nll;
     std::printf("%zu\t%d\t%.6f\n", t + 1, ids[t + 1], nll);
   }

@@ -101,6 +101,7 @@ class Session {
   std::span<const Candidate> eval_top_k(std::span<const int32_t> tokens, uint32_t k);
   static constexpr uint32_t max_top_k = 64;
 
+  const Model& model() const { return model_; }
   uint32_t position() const { return position_; }
   uint32_t context() const { return context_; }
   uint32_t batch() const { return batch_; }

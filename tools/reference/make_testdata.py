@@ -10,6 +10,10 @@ Writes (deterministic: fixed seeds, byte-identical on every run):
                                  full causal prompt at positions 0..T-1
                     hidden.npy  float32 [L+1, T, hidden]: residual stream after the embedding
                                  and after each decoder layer (for debugging)
+    OUTDIR/gqa/perplexity.json  windowed perplexity of a 70-id sequence (several windows, strides,
+                                with and without a bos): NLL sums from diffllama_ref in float64
+    OUTDIR/heldout.json         the same for the first windows of models/default/heldout.txt
+                                (tools/train/bpe.py encoding; the protocol of eval_heldout.py)
     OUTDIR/bad/<case>/          model directories a loader must reject
     OUTDIR/manifest.json        what is where (see README.md)
 Only NumPy is needed.
@@ -254,6 +258,65 @@ def make_good(outroot, c, seed):
     }
 
 
+# ----------------------------------------------------------------------------- windowed perplexity
+
+def log_softmax(x):
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def windowed_nll(model, ids, window, stride, bos, max_windows=0):
+    """The windows of tools/train/eval_heldout.py, generalised to no bos (ids[0] is then context
+    only): a window is [bos] + ids[s : s + window - 1] (or ids[s : s + window]); every target is
+    scored once, by the first window that holds it after the ones already scored."""
+    prefix = 0 if bos is None else 1
+    text = window - prefix
+    begin = scored = 1 - prefix
+    nll, count, s = 0.0, 0, 0
+    while scored < len(ids) and (max_windows == 0 or count < max_windows):
+        seg = ids[s:s + text]
+        lp = log_softmax(np.asarray(model.forward(([] if bos is None else [bos]) + seg), np.float64))
+        for i in range(scored, s + len(seg)):  # row i - s - 1 + prefix predicts ids[i]
+            nll -= lp[i - s - 1 + prefix, ids[i]]
+        scored = s + len(seg)
+        count += 1
+        s += stride
+    return {"window": window, "stride": stride, "bos": bos, "max_windows": max_windows,
+            "windows": count, "scored_begin": begin, "scored_end": scored, "nll_sum": float(nll)}
+
+
+def make_perplexity(outroot, name="gqa", n=70):
+    d = os.path.join(outroot, name)
+    m = diffllama_ref.DiffLlamaRef(d, dtype=np.float64)
+    rng = np.random.default_rng(77)
+    ids = [int(i) for i in rng.integers(0, m.config.vocab_size, size=n)]
+    cases = [windowed_nll(m, ids, 16, 7, 1),             # stride (16 - 1) // 2: the default
+             windowed_nll(m, ids, 16, 12, 1),            # little overlap
+             windowed_nll(m, ids, 13, 5, None),          # no bos: ids[0] is context only
+             windowed_nll(m, ids, 20, 9, 1, max_windows=3),
+             windowed_nll(m, ids, 80, 40, 1)]            # one window holds everything
+    write_json(os.path.join(d, "perplexity.json"), {"model": name, "ids": ids, "cases": cases})
+    return "%s/perplexity.json" % name
+
+
+def make_heldout(outroot, windows=2):
+    """First windows of the shipped model's held-out text, as eval_heldout.py scores them."""
+    root = os.path.dirname(os.path.dirname(HERE))
+    model_dir = os.path.join(root, "models/default")
+    sys.path.insert(0, os.path.join(root, "tools/train"))
+    import bpe  # noqa: E402  (the training tokenizer: independent of dlvk's)
+    tok = bpe.Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+    with open(os.path.join(model_dir, "heldout.txt"), encoding="utf-8") as f:
+        ids = tok.encode(f.read())
+    m = diffllama_ref.DiffLlamaRef(model_dir, dtype=np.float64)
+    C = m.config.max_position_embeddings
+    case = windowed_nll(m, ids, C, (C - 1) // 2, tok.bos_id, max_windows=windows)
+    case["bytes"] = len(tok.decode(ids[case["scored_begin"]:case["scored_end"]]).encode("utf-8"))
+    case["file"] = "models/default/heldout.txt"
+    write_json(os.path.join(outroot, "heldout.json"), case)
+    return "heldout.json"
+
+
 # ----------------------------------------------------------------------------- bad models
 
 BAD_BASE = dict(name="bad_base", V=64, D=32, I=64, L=2, H=4, Hkv=2, T=8)
@@ -438,6 +501,7 @@ def main(argv):
         shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
     entries = [make_good(out, c, seed=1000 + i) for i, c in enumerate(CONFIGS)]
     bad = make_bad(out)
+    perplexity = [make_perplexity(out), make_heldout(out)]
     manifest = {
         "generator": "tools/reference/make_testdata.py",
         "spec": "shared/spec/diffllama.md",
@@ -448,10 +512,12 @@ def main(argv):
             "rel_err": "max|x - golden| / max|golden| over all T x V logits",
             "f32_ref_rel_err": "rel_err of the same reference run entirely in float32 "
                                "(a floor for any f32 implementation)",
+            "perplexity": "NLL sums (natural log, float64 reference) of windowed perplexity cases",
             "bad": "each bad/<case> must be rejected; the error message (lowercased) should "
                    "contain error_contains, or at least one of error_contains_any",
         },
         "configs": entries,
+        "perplexity": perplexity,
         "bad": bad,
     }
     write_json(os.path.join(out, "manifest.json"), manifest)

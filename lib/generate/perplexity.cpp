@@ -1,0 +1,84 @@
+#include "generate/perplexity.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace dlvk {
+
+double PerplexityResult::mean_nll() const { return tokens() ? nll_sum / double(tokens()) : 0.0; }
+double PerplexityResult::perplexity() const { return std::exp(mean_nll()); }
+
+double token_nll(std::span<const float> logits, int32_t target) {
+  double mx = -INFINITY;
+  for (float v : logits) mx = std::max(mx, double(v));
+  double sum = 0;
+  for (float v : logits) sum += std::exp(double(v) - mx);
+  return mx + std::log(sum) - double(logits[size_t(target)]);
+}
+
+PerplexityResult perplexity(Session& session, std::span<const int32_t> ids, const PerplexityOptions& o,
+                            const std::function<void(const PerplexityWindow&)>& on_window) {
+  const uint32_t prefix = o.bos ? 1u : 0u;
+  const uint32_t window = o.window ? o.window : session.context();
+  if (window < prefix + 2u)
+    fail(Status::invalid_argument, "perplexity window of {} tokens: need at least {} (a context token and a target)",
+         window, prefix + 2u);
+  const uint32_t text = window - prefix;  // text tokens per window
+  const uint32_t stride = o.stride ? o.stride : std::max(1u, text / 2u);
+  if (stride >= text)
+    fail(Status::invalid_argument, "perplexity stride {} must be below the {} text tokens of a window", stride, text);
+  const uint64_t n = ids.size();
+  if (n == 0) fail(Status::invalid_argument, "nothing to score: no tokens");
+  if (n < 2u - prefix) fail(Status::invalid_argument, "nothing to score: one token and no bos");
+  // A sequence shorter than a window needs only its own length of context.
+  if (std::min<uint64_t>(window, prefix + n) > session.context())
+    fail(Status::invalid_argument, "perplexity window of {} tokens is longer than the context ({})", window,
+         session.context());
+
+  const uint64_t V = uint64_t(session.model().config().vocab_size);
+  // Every id up front: the last of each window is only a target, never evaluated (and checked) there.
+  if (o.bos && (*o.bos < 0 || uint64_t(*o.bos) >= V))
+    fail(Status::invalid_argument, "bos id {} is out of range (vocabulary size {})", *o.bos, V);
+  for (uint64_t i = 0; i < n; ++i)
+    if (ids[i] < 0 || uint64_t(ids[i]) >= V)
+      fail(Status::invalid_argument, "token id {} at index {} is out of range (vocabulary size {})", ids[i], i, V);
+
+  PerplexityResult r;
+  r.window = window;
+  r.stride = stride;
+  r.scored_begin = r.scored_end = 1u - prefix;  // without a bos, ids[0] is never a target
+  std::vector<int32_t> input;
+  std::vector<float> logits(uint64_t(session.batch()) * V);
+  for (uint64_t s = 0; r.scored_end < n && (o.max_windows == 0 || r.windows < o.max_windows); s += stride) {
+    const uint64_t end = std::min<uint64_t>(n, s + text);
+    // Input row i predicts ids[s + i + 1 - prefix]; the window's last token predicts nothing scored.
+    input.clear();
+    if (o.bos) input.push_back(*o.bos);
+    input.insert(input.end(), ids.begin() + s, ids.begin() + (end - 1));
+    PerplexityWindow w{.index = r.windows, .start = s, .scored_begin = r.scored_end, .scored_end = end};
+    const uint64_t first_row = w.scored_begin - s - 1 + prefix;
+    session.reset();
+    // Context-only rows need no logits rows read back.
+    if (first_row) session.eval(std::span(input).first(first_row));
+    for (uint64_t row = first_row; row < input.size(); row += session.batch()) {
+      const uint64_t count = std::min<uint64_t>(session.batch(), input.size() - row);
+      session.eval(std::span(input).subspan(row, count), logits.data());
+      for (uint64_t i = 0; i < count; ++i) {
+        const uint64_t target_index = s + row + i + 1 - prefix;
+        const double nll = token_nll(std::span(logits).subspan(i * V, V), ids[target_index]);
+        if (std::isnan(nll))
+          fail(Status::internal, "logits contain NaN (window {}, token {})", w.index, target_index);
+        w.nll_sum += nll;
+      }
+    }
+    r.evaluated += input.size();
+    r.nll_sum += w.nll_sum;
+    r.scored_end = end;
+    ++r.windows;
+    if (on_window) on_window(w);
+  }
+  return r;
+}
+
+}  // namespace dlvk

@@ -1,0 +1,53 @@
+// Perplexity of a long token sequence in overlapping windows, each a fresh context (the protocol of
+// tools/train/eval_heldout.py, which the tests check against the reference):
+//   * a window is [bos] + ids[s : s + W] with W = window - 1 (without a bos: ids[s : s + window]);
+//     windows start at s = 0, stride, 2 stride, ...;
+//   * every target is scored exactly once: window 0 scores all of its tokens (with a bos, ids[0] is
+//     predicted from the bos alone; without one, ids[0] is context only), each later window only the
+//     tokens after those already scored, so they have at least window - stride - 1 tokens of context;
+//   * NLL = -log softmax(logits)[target] in double precision (natural log).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+
+#include "model/diffllama.hpp"
+
+namespace dlvk {
+
+struct PerplexityOptions {
+  uint32_t window = 0;  // tokens per window including the bos; 0: the session's context
+  uint32_t stride = 0;  // 0: half of a window's text tokens (at least 1)
+  std::optional<int32_t> bos;
+  uint32_t max_windows = 0;  // 0: all
+};
+
+struct PerplexityWindow {
+  uint32_t index = 0;  // 0-based
+  uint64_t start = 0;  // ids[start] is the window's first text token
+  uint64_t scored_begin = 0, scored_end = 0;  // targets ids[scored_begin, scored_end)
+  double nll_sum = 0;
+};
+
+struct PerplexityResult {
+  uint32_t windows = 0, window = 0, stride = 0;
+  uint64_t scored_begin = 0, scored_end = 0;  // all targets scored: ids[scored_begin, scored_end)
+  uint64_t evaluated = 0;  // tokens run through the model (with bos and overlap)
+  double nll_sum = 0;
+  uint64_t tokens() const { return scored_end - scored_begin; }
+  double mean_nll() const;
+  double perplexity() const;
+};
+
+// -log softmax(logits)[target] in double precision (NaN if the logits hold a NaN or an infinity).
+double token_nll(std::span<const float> logits, int32_t target);
+
+// Runs the windows on `session` (which is reset; window <= session.context(), or the sequence and
+// its bos are no longer than the context). on_window is called
+// after each window. Errors: invalid_argument for an empty sequence, nothing to score, a bad window or
+// stride; internal for NaN logits.
+PerplexityResult perplexity(Session& session, std::span<const int32_t> ids, const PerplexityOptions& options,
+                            const std::function<void(const PerplexityWindow&)>& on_window = {});
+
+}  // namespace dlvk
