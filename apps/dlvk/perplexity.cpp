@@ -21,7 +21,7 @@ namespace dlvk::cli {
 namespace {
 
 struct PerplexityCliOptions {
-  std::string model, file, ids;
+  std::string model, file, ids, kl_base;
   uint32_t ctx = 0, stride = 0, max_windows = 0, batch = 64;
   bool no_bos = false, json = false, quiet = false;
   DeviceFlags dev;
@@ -61,6 +61,13 @@ void perplexity_command(const PerplexityCliOptions& o) {
   // No longer a KV cache than the longest window needs.
   const uint32_t context = uint32_t(std::min<uint64_t>(p.window, ids.size() + (p.bos ? 1 : 0)));
   Session session(*model, {.context = context, .batch = o.batch});
+  // --kl-base: the base model as stored (no --quant), its own KV cache.
+  std::unique_ptr<Model> base_model;
+  std::optional<Session> base;
+  if (!o.kl_base.empty()) {
+    base_model = load_model(*device, o.kl_base, o.quiet || o.json);
+    base.emplace(*base_model, SessionOptions{.context = context, .batch = o.batch});
+  }
 
   const bool progress = !o.quiet && !o.json && isatty(2);
   auto t0 = std::chrono::steady_clock::now();
@@ -74,7 +81,7 @@ void perplexity_command(const PerplexityCliOptions& o) {
                    (unsigned long long)w.scored_end, ids.size(), std::exp(nll_so_far / double(scored_so_far)));
       std::fflush(stderr);
     }
-  });
+  }, base ? &*base : nullptr);
   if (progress) std::fprintf(stderr, "\n");
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // Bits per byte of the scored text: comparable across tokenizers.
@@ -95,8 +102,15 @@ void perplexity_command(const PerplexityCliOptions& o) {
                         {"perplexity", r.perplexity()},
                         {"bits_per_byte", bits_per_byte ? nlohmann::json(*bits_per_byte) : nlohmann::json(nullptr)},
                         {"seconds", secs},
+                        {"kl_base", r.compared ? nlohmann::json(o.kl_base) : nlohmann::json(nullptr)},
                         {"evaluated_tokens_per_s", secs > 0 ? double(r.evaluated) / secs : 0.0},
                         {"device", device->caps().device_name}};
+    if (r.compared) {
+      j["base_perplexity"] = r.base_perplexity();
+      j["kl_mean"] = r.kl_sum / double(r.tokens());
+      j["kl_max"] = r.kl_max;
+      j["top1_agreement"] = double(r.top1_same) / double(r.tokens());
+    }
     std::printf("%s\n", j.dump().c_str());
     return;
   }
@@ -106,6 +120,11 @@ void perplexity_command(const PerplexityCliOptions& o) {
   std::printf("mean NLL %.4f nats/token, perplexity %.3f", r.mean_nll(), r.perplexity());
   if (bits_per_byte) std::printf(", %.4f bits/byte", *bits_per_byte);
   std::printf("\n");
+  if (r.compared)
+    std::printf("base %s: perplexity %.3f (this model %+.3f%%), KL(base || this) mean %.6f max %.6f nats/token, "
+                "same top token %.2f%%\n",
+                o.kl_base.c_str(), r.base_perplexity(), (r.perplexity() / r.base_perplexity() - 1) * 100,
+                r.kl_sum / double(r.tokens()), r.kl_max, 100.0 * double(r.top1_same) / double(r.tokens()));
 }
 
 RegisterCommand reg([](CLI::App& app) {
@@ -118,6 +137,9 @@ RegisterCommand reg([](CLI::App& app) {
   sub->add_option("--stride", o->stride, "tokens between window starts (default: half a window)");
   sub->add_option("--max-windows", o->max_windows, "stop after this many windows (default: all)");
   sub->add_option("--batch", o->batch, "prefill chunk size (default 64)");
+  sub->add_option("--kl-base", o->kl_base,
+                  "also run this model directory as stored (no --quant) on the same windows: its perplexity, "
+                  "KL divergence from it and top-token agreement (e.g. the same model, to measure --quant)");
   sub->add_flag("--no-bos", o->no_bos, "no bos token in front of each window (default: the tokenizer's or config's)");
   sub->add_flag("--json", o->json, "one JSON object: tokens, windows, mean_nll, perplexity, bits_per_byte, ...");
   sub->add_flag("-q,--quiet", o->quiet, "no progress line");

@@ -6,6 +6,9 @@
 //     predicted from the bos alone; without one, ids[0] is context only), each later window only the
 //     tokens after those already scored, so they have at least window - stride - 1 tokens of context;
 //   * NLL = -log softmax(logits)[target] in double precision (natural log).
+// With a base session (e.g. the same model with unquantized weights, or another model with the same
+// vocabulary) every window also runs there, and each scored token adds KL(base || session) of the two
+// next-token distributions and whether their top tokens agree.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -28,6 +31,7 @@ struct PerplexityWindow {
   uint64_t start = 0;  // ids[start] is the window's first text token
   uint64_t scored_begin = 0, scored_end = 0;  // targets ids[scored_begin, scored_end)
   double nll_sum = 0;
+  double base_nll_sum = 0, kl_sum = 0;  // with a base session
 };
 
 struct PerplexityResult {
@@ -35,19 +39,28 @@ struct PerplexityResult {
   uint64_t scored_begin = 0, scored_end = 0;  // all targets scored: ids[scored_begin, scored_end)
   uint64_t evaluated = 0;  // tokens run through the model (with bos and overlap)
   double nll_sum = 0;
+  // With a base session: its NLL sum, KL(base || session) summed and largest over the scored tokens
+  // (nats), and the tokens whose argmax (the smaller id on ties) is the same in both.
+  bool compared = false;
+  double base_nll_sum = 0, kl_sum = 0, kl_max = 0;
+  uint64_t top1_same = 0;
   uint64_t tokens() const { return scored_end - scored_begin; }
   double mean_nll() const;
   double perplexity() const;
+  double base_perplexity() const;
 };
 
-// -log softmax(logits)[target] in double precision (NaN if the logits hold a NaN or an infinity).
+// log(sum(exp(logits))) in double precision (NaN if the logits hold a NaN or +infinity).
+double log_sum_exp(std::span<const float> logits);
+// -log softmax(logits)[target].
 double token_nll(std::span<const float> logits, int32_t target);
 
-// Runs the windows on `session` (which is reset; window <= session.context(), or the sequence and
-// its bos are no longer than the context). on_window is called
-// after each window. Errors: invalid_argument for an empty sequence, nothing to score, a bad window or
-// stride; internal for NaN logits.
+// Runs the windows on `session` and `base` if given (both are reset; window <= their contexts, or the
+// sequence and its bos are no longer than them). on_window is called after each window. Errors:
+// invalid_argument for an empty sequence, nothing to score, a bad window or stride, a base with
+// another vocabulary size; internal for NaN logits.
 PerplexityResult perplexity(Session& session, std::span<const int32_t> ids, const PerplexityOptions& options,
-                            const std::function<void(const PerplexityWindow&)>& on_window = {});
+                            const std::function<void(const PerplexityWindow&)>& on_window = {},
+                            Session* base = nullptr);
 
 }  // namespace dlvk

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "dlvk/npy.hpp"
 #include "generate/perplexity.hpp"
 #include "model/diffllama.hpp"
 #include "model/model_util.hpp"
@@ -111,6 +112,75 @@ TEST_CASE("perplexity: bad windows and ids are errors, checked before any work")
   CHECK(status_of(ids, {.window = 16, .stride = 15, .bos = std::nullopt}) == Status::invalid_argument);
 }
 
+TEST_CASE("perplexity: against a base session, KL divergence and top-token agreement") {
+  // Base: the stored f32 model; scored: the same weights quantized to q4_0 (a real difference). One
+  // window without a bos covers ids[0..T-1] at positions 0..T-2: exactly the rows of the reference's
+  // golden logits, so the expected KL, base NLL and agreement come from the reference's logits (the
+  // base session's f32 logits are within ~1e-6 of them; tolerance 1e-4 relative).
+  auto dir = test::test_data() / "gqa";
+  auto ids = test::read_ids(dir / "ids.txt");
+  auto golden = read_npy(dir / "logits.npy");
+  auto stored = Model::load(test::device(), dir);
+  auto q4 = Model::load(test::device(), dir, {}, ops::Quant::q4_0);
+  const size_t V = size_t(stored->config().vocab_size), T = ids.size();
+  Session base(*stored, {.context = uint32_t(T), .batch = 7});
+  Session scored(*q4, {.context = uint32_t(T), .batch = 64});
+  std::vector<float> q4_logits((T - 1) * V);
+  scored.eval(std::span(ids).first(T - 1), q4_logits.data());
+  double kl = 0, kl_max = 0, base_nll = 0;
+  uint64_t same = 0;
+  for (size_t t = 0; t + 1 < T; ++t) {
+    const float* g = &golden.data[t * V];
+    const float* q = &q4_logits[t * V];
+    double mg = -INFINITY, mq = -INFINITY, sg = 0, sq = 0;
+    size_t ag = 0, aq = 0;
+    for (size_t v = 0; v < V; ++v) {
+      if (g[v] > g[ag]) ag = v;
+      if (q[v] > q[aq]) aq = v;
+      mg = std::max(mg, double(g[v]));
+      mq = std::max(mq, double(q[v]));
+    }
+    for (size_t v = 0; v < V; ++v) {
+      sg += std::exp(g[v] - mg);
+      sq += std::exp(q[v] - mq);
+    }
+    double row = 0;
+    for (size_t v = 0; v < V; ++v) {
+      const double pg = std::exp(g[v] - mg) / sg, pq = std::exp(q[v] - mq) / sq;
+      row += pg * std::log(pg / pq);
+    }
+    kl += row;
+    kl_max = std::max(kl_max, row);
+    base_nll += -std::log(std::exp(g[ids[t + 1]] - mg) / sg);
+    same += ag == aq;
+  }
+  const PerplexityOptions o{.window = uint32_t(T), .bos = std::nullopt};
+  auto r = perplexity(scored, ids, o, {}, &base);
+  REQUIRE(r.compared);
+  REQUIRE(r.windows == 1);
+  REQUIRE(r.tokens() == T - 1);
+  MESSAGE(fmt::format("q4_0 vs stored: KL sum {:.6f} (ref {:.6f}), max {:.4f} (ref {:.4f}), top-1 {} / {} (ref {})",
+                      r.kl_sum, kl, r.kl_max, kl_max, r.top1_same, r.tokens(), same));
+  CHECK(kl > 1e-3);  // the quantization is visible
+  CHECK(std::abs(r.kl_sum - kl) <= 1e-4 * kl);
+  CHECK(std::abs(r.kl_max - kl_max) <= 1e-4 * kl_max);
+  CHECK(std::abs(r.base_nll_sum - base_nll) <= 1e-5 * base_nll);
+  CHECK(r.top1_same == same);
+  // The scored side alone gives the same NLL (up to f32 rounding: with the base, chunks of the smaller
+  // batch run, through kernels blocked for that many rows).
+  CHECK(r.nll_sum == doctest::Approx(perplexity(scored, ids, o).nll_sum).epsilon(1e-6));
+  // A base identical to the scored model: no divergence, every top token agrees.
+  Session twin(*q4, {.context = uint32_t(T), .batch = 5});
+  auto same_r = perplexity(scored, ids, o, {}, &twin);
+  CHECK(same_r.kl_sum <= 1e-12);
+  CHECK(same_r.top1_same == same_r.tokens());
+  CHECK(same_r.base_nll_sum == doctest::Approx(same_r.nll_sum).epsilon(1e-12));
+  // Another vocabulary is an error.
+  auto mha = Model::load(test::device(), test::test_data() / "mha");
+  Session other(*mha, {.context = uint32_t(T)});
+  CHECK_THROWS_AS(perplexity(scored, ids, o, {}, &other), Error);
+}
+
 TEST_CASE("cli: dlvk perplexity on the shipped model's held-out text and on ids") {
   const auto src = std::filesystem::path(std::getenv("DLVK_SOURCE_DIR"));
   auto held = read_json(test::test_data() / "heldout.json");
@@ -152,6 +222,21 @@ TEST_CASE("cli: dlvk perplexity on the shipped model's held-out text and on ids"
   CHECK(ji["bits_per_byte"].is_null());
   CHECK(std::abs(ji["mean_nll"].get<double>() * ji["tokens"].get<double>() - c["nll_sum"].get<double>()) <=
         1e-5 * c["nll_sum"].get<double>());
+  // --kl-base: the stored model's figures beside the quantized one's.
+  auto rk = test::run_command(test::dlvk_bin() + " perplexity --model " + (test::test_data() / "gqa").string() +
+                              " --ids " + csv + fmt::format(" --ctx {} --json --quant q8_0 --kl-base ", c["window"].get<int>()) +
+                              (test::test_data() / "gqa").string());
+  INFO("stderr: " << rk.err);
+  REQUIRE(rk.exit_code == 0);
+  auto jk = nlohmann::json::parse(rk.out);
+  const double ref_ppl = std::exp(c["nll_sum"].get<double>() / ji["tokens"].get<double>());
+  CHECK(std::abs(jk["base_perplexity"].get<double>() - ref_ppl) <= 1e-4 * ref_ppl);
+  CHECK(jk["kl_mean"].get<double>() > 0);
+  CHECK(jk["kl_max"].get<double>() >= jk["kl_mean"].get<double>());
+  CHECK(jk["top1_agreement"].get<double>() > 0.5);
+  CHECK(jk["top1_agreement"].get<double>() <= 1.0);
+  CHECK(jk["perplexity"].get<double>() != jk["base_perplexity"].get<double>());
+
   // Bad input: one-line errors naming the problem.
   const std::string gqa = (test::test_data() / "gqa").string(), shipped = (src / "models/default").string();
   const auto empty = std::filesystem::temp_directory_path() / "dlvk_test_empty.txt";
@@ -163,7 +248,8 @@ TEST_CASE("cli: dlvk perplexity on the shipped model's held-out text and on ids"
       {shipped + " -f " + empty.string(), "no text"},
       {gqa + " --ids 1,2 -f x", "exactly one"},
       {gqa + " --ids 1,2,3 --ctx 3 --stride 5", "stride"},
-      {gqa + " --ids 1,2,3 --ctx 2", "need at least 3"}};
+      {gqa + " --ids 1,2,3 --ctx 2", "need at least 3"},
+      {gqa + " --ids 1,2,3 --kl-base " + (test::test_data() / "mha").string(), "vocabulary"}};
   for (const auto& [args, hint] : bad) {
     auto e = test::run_command(test::dlvk_bin() + " perplexity --model " + args);
     INFO("args " << args << " stderr: " << e.err);

@@ -2,10 +2,14 @@
 # Runs on the GPU machine (see tools/gpu/pack.sh, which must have run here first): unpacks the Vulkan
 # loader and validation layer into a private prefix, lists the devices, runs the op and model tests on
 # the GPU with validation on, then the benchmarks the speed issue asks for. Everything goes to $OUT
-# (or ./gpu-out): devices.txt, tests.log, bench.jsonl (one JSON object per test), bench.log (the same as
-# text, with per-op GPU time), ops.log (kernel timings). Usage: bash tools/gpu/check.sh [quick]
-#   quick: the S shape instead of 1.24B and fewer repetitions (to try the kit itself on any machine).
-# $DLVK_PYTHON: a Python with NumPy for the golden data (default python3).
+# (or ./gpu-out): devices.txt, tests.log, perplexity.jsonl (the shipped model's held-out perplexity,
+# f16 / q8_0 / q4_0: lavapipe gives 38.761 / 38.761 / 38.830), bench.jsonl (one JSON object per test),
+# bench.log (the same as text, with per-op GPU time), ops.log (kernel timings).
+# Usage: bash tools/gpu/check.sh [quick]
+#   quick: the S shape instead of 1.24B, fewer repetitions, 20 perplexity windows (to try the kit itself
+#   on any machine).
+# $DLVK_PYTHON: a Python with NumPy for the golden data (default: the first of python3, /usr/bin/python3
+# that imports numpy).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-$PWD/gpu-out}
@@ -23,8 +27,8 @@ if [ -f "$nv" ] && ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 
 fi
 bin=$PWD/.gpu/bin
 quick=${1:-}
-shape=1.24B; reps=3; pp=512; tg=128
-[ "$quick" = quick ] && { shape=S; reps=1; pp=64; tg=16; }
+shape=1.24B; reps=3; pp=512; tg=128; windows=0
+[ "$quick" = quick ] && { shape=S; reps=1; pp=64; tg=16; windows=20; }
 {
   nvidia-smi --query-gpu=name,memory.total,clocks.max.memory --format=csv 2>/dev/null
   "$bin/dlvk" devices
@@ -33,7 +37,12 @@ cat "$out/devices.txt"
 
 # Tests: the ctest environment by hand (no cmake there); golden data from the NumPy reference.
 export DLVK_VALIDATION=1 DLVK_TEST_DATA=/tmp/dlvk-testdata DLVK_SOURCE_DIR=$PWD DLVK_BIN=$bin/dlvk
-"${DLVK_PYTHON:-python3}" tools/reference/make_testdata.py "$DLVK_TEST_DATA" >/dev/null
+py=${DLVK_PYTHON:-}
+if [ -z "$py" ]; then
+  for c in python3 /usr/bin/python3; do "$c" -c "import numpy" 2>/dev/null && { py=$c; break; }; done
+fi
+"${py:-python3}" tools/reference/make_testdata.py "$DLVK_TEST_DATA" >/dev/null ||
+  echo "check.sh: no golden data (a Python with NumPy: set DLVK_PYTHON); the model tests will fail" >&2
 {
   start=$SECONDS
   timeout 240 "$bin/tests_ops"; echo "tests_ops exit $? ($((SECONDS - start)) s)"
@@ -42,6 +51,15 @@ export DLVK_VALIDATION=1 DLVK_TEST_DATA=/tmp/dlvk-testdata DLVK_SOURCE_DIR=$PWD 
 } >"$out/tests.log" 2>&1
 unset DLVK_VALIDATION
 grep -E "exit|test cases|assertions" "$out/tests.log"
+
+# End to end on the GPU's kernels: the shipped model's held-out perplexity, as weights are stored and quantized.
+: >"$out/perplexity.jsonl"
+for q in none q8_0 q4_0; do
+  quant=(); [ "$q" = none ] || quant=(--quant "$q" --kl-base models/default)
+  timeout 60 "$bin/dlvk" perplexity --model models/default -f models/default/heldout.txt "${quant[@]}" --max-windows "$windows" --json \
+    >>"$out/perplexity.jsonl" 2>&1
+done
+cat "$out/perplexity.jsonl"
 
 # Speed: llama-bench's fields (pp512 / tg128) for f16 and q8_0, then per-op GPU time, then kernels.
 # Peak memory bandwidth (GB/s, vendor figures) by board name, for the tg share of it (the issue's goal:
