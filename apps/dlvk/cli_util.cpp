@@ -2,8 +2,13 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace dlvk::cli {
 
@@ -26,6 +31,20 @@ std::vector<int32_t> parse_ids(const std::string& csv) {
     pos = end + 1;
   }
   return ids;
+}
+
+std::optional<Tokenizer> model_tokenizer(const std::string& dir) {
+  auto path = std::filesystem::path(dir) / "tokenizer.json";
+  if (!std::filesystem::exists(path)) return std::nullopt;
+  return Tokenizer::from_file(path);
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(Status::io_error, "cannot read {}: {}", path, std::strerror(errno));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 void DeviceFlags::add(CLI::App* app) {

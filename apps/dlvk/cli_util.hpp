@@ -2,11 +2,13 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "dlvk/tokenizer.hpp"
 #include "model/diffllama.hpp"
 #include "vk/device.hpp"
 
@@ -14,6 +16,12 @@ namespace dlvk::cli {
 
 // "1,2,3" -> ids; anything else (empty, non-numeric, negative, overflow) is a one-line error.
 std::vector<int32_t> parse_ids(const std::string& csv);
+
+// DIR/tokenizer.json when the model directory has one (a malformed one is an error).
+std::optional<Tokenizer> model_tokenizer(const std::string& dir);
+
+// The whole file as bytes; an unreadable file is a one-line io_error naming it.
+std::string read_text_file(const std::string& path);
 
 // --device, --caps, and --quant (how the weights are stored on the device).
 struct DeviceFlags {

@@ -5,12 +5,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 
 #include "cli_util.hpp"
 #include "commands.hpp"
@@ -21,33 +17,24 @@ namespace dlvk::cli {
 namespace {
 
 struct PerplexityCliOptions {
-  std::string model, file, ids, kl_base;
+  std::string model, kl_base;
+  std::optional<std::string> file, ids;  // exactly one
   uint32_t ctx = 0, stride = 0, max_windows = 0, batch = 64;
   bool no_bos = false, json = false, quiet = false;
   DeviceFlags dev;
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(Status::io_error, "cannot read {}: {}", path, std::strerror(errno));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void perplexity_command(const PerplexityCliOptions& o) {
-  if (o.file.empty() == o.ids.empty()) fail(Status::invalid_argument, "give exactly one of --file or --ids");
+  if (o.file.has_value() == o.ids.has_value()) fail(Status::invalid_argument, "give exactly one of --file or --ids");
   if (o.batch == 0) fail(Status::invalid_argument, "--batch must be at least 1");
-  std::optional<Tokenizer> tok;
-  auto tok_path = std::filesystem::path(o.model) / "tokenizer.json";
-  if (std::filesystem::exists(tok_path)) tok = Tokenizer::from_file(tok_path);
+  std::optional<Tokenizer> tok = model_tokenizer(o.model);
   std::vector<int32_t> ids;
-  if (!o.file.empty()) {
+  if (o.file) {
     if (!tok) fail(Status::invalid_argument, "{} has no tokenizer.json: use --ids", o.model);
-    ids = tok->encode(read_text(o.file), false);
-    if (ids.empty()) fail(Status::invalid_argument, "{} holds no text to score", o.file);
+    ids = tok->encode(read_text_file(*o.file), false);
+    if (ids.empty()) fail(Status::invalid_argument, "{} holds no text to score", *o.file);
   } else {
-    ids = parse_ids(o.ids);
+    ids = parse_ids(*o.ids);
   }
 
   auto device = o.dev.open();
@@ -86,11 +73,11 @@ void perplexity_command(const PerplexityCliOptions& o) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // Bits per byte of the scored text: comparable across tokenizers.
   std::optional<double> bits_per_byte;
-  if (tok && !o.file.empty()) {
+  if (tok && o.file) {
     const size_t bytes = tok->decode(std::span(ids).subspan(r.scored_begin, r.tokens())).size();
     if (bytes) bits_per_byte = r.nll_sum / (double(bytes) * std::log(2.0));
   }
-  const std::string source = o.file.empty() ? std::string("ids") : o.file;
+  const std::string source = o.file ? *o.file : std::string("ids");
   if (o.json) {
     nlohmann::json j = {{"source", source},
                         {"tokens", r.tokens()},

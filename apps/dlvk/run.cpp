@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <random>
@@ -33,9 +32,7 @@ void run(const RunOptions& o) {
   if (o.prompt.empty() == o.ids.empty() && !o.interactive)
     fail(Status::invalid_argument, "give exactly one of --prompt or --ids (or -i)");
   if (o.n < 0) fail(Status::invalid_argument, "-n must be >= 0");
-  std::optional<Tokenizer> tok;
-  auto tok_path = std::filesystem::path(o.model) / "tokenizer.json";
-  if (std::filesystem::exists(tok_path)) tok = Tokenizer::from_file(tok_path);
+  std::optional<Tokenizer> tok = model_tokenizer(o.model);
   if (!tok && (!o.prompt.empty() || o.interactive))
     fail(Status::invalid_argument, "{} has no tokenizer.json: use --ids", o.model);
   std::vector<int32_t> prompt;

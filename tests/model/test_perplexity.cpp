@@ -5,8 +5,10 @@
 // NLL by ~1e-5 absolute on these ~7-nat tokens (measured: <= 3e-8 relative on the sums); a window
 // that starts one token off, scores a token twice or reads the wrong logits row changes the sum by
 // 1-10% (the cases below differ only in their windows: 492-513).
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -260,4 +262,51 @@ TEST_CASE("cli: dlvk perplexity on the shipped model's held-out text and on ids"
     CHECK(e.err.find(hint) != std::string::npos);
   }
   std::filesystem::remove(empty);
+}
+
+TEST_CASE("cli: dlvk score --prompt / --file score the ids `dlvk tokenize` gives, with each token's text") {
+  const auto shipped = std::filesystem::path(std::getenv("DLVK_SOURCE_DIR")) / "models/default";
+  const std::string text = "In the beginning God created\tthe heaven\n";
+  const auto file = std::filesystem::temp_directory_path() / "dlvk_test_score.txt";
+  std::ofstream(file, std::ios::binary) << text;
+  auto tk = test::run_command(test::dlvk_bin() + " tokenize --model " + shipped.string() + " --file " + file.string());
+  REQUIRE(tk.exit_code == 0);
+  std::string csv = tk.out.substr(0, tk.out.find_last_not_of("\n ") + 1);
+  for (char& ch : csv)
+    if (ch == ' ') ch = ',';
+  const std::string score = test::dlvk_bin() + " score --model " + shipped.string();
+  auto by_ids = test::run_command(score + " --ids " + csv);
+  auto by_file = test::run_command(score + " -f " + file.string());
+  auto by_prompt = test::run_command(score + " --prompt 'In the beginning God created'");
+  INFO("stderr: " << by_ids.err << by_file.err << by_prompt.err);
+  REQUIRE(by_ids.exit_code == 0);
+  REQUIRE(by_file.exit_code == 0);
+  REQUIRE(by_prompt.exit_code == 0);
+  CHECK(by_file.out == by_ids.out);
+  // The text column (4th) concatenates to the text after the bos, escaped.
+  std::istringstream lines(by_file.out);
+  std::string line, joined;
+  std::getline(lines, line);
+  CHECK(line == "pos\ttoken\tnll\ttext");
+  int rows = 0;
+  while (std::getline(lines, line) && line.rfind("tokens ", 0) != 0) {
+    joined += line.substr(line.rfind('\t') + 1);
+    ++rows;
+  }
+  CHECK(rows == std::count(csv.begin(), csv.end(), ','));  // every id but the bos is a target
+  CHECK(joined == "In the beginning God created\\tthe heaven\\n");
+  // The prompt is a prefix of the file's text: its rows are the file's first rows.
+  CHECK(by_file.out.rfind(by_prompt.out.substr(0, by_prompt.out.find("tokens "))) == 0);
+  std::filesystem::remove(file);
+  for (const std::string& bad :
+       {std::string(" --ids 1,2 --prompt x"), std::string(""), std::string(" --ids ''"), std::string(" -f /nonexistent.txt")}) {
+    auto e = test::run_command(score + bad);
+    INFO("args" << bad << " stderr: " << e.err);
+    CHECK(e.exit_code != 0);
+    CHECK(e.exit_code < 124);
+    CHECK(e.err.rfind("dlvk: error: ", 0) == 0);
+  }
+  auto no_tok = test::run_command(test::dlvk_bin() + " score --model " + (test::test_data() / "gqa").string() + " -p hi");
+  CHECK(no_tok.exit_code != 0);
+  CHECK(no_tok.err.find("no tokenizer.json") != std::string::npos);
 }
