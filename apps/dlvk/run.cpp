@@ -23,7 +23,7 @@ struct RunOptions {
   float temp = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.0f;
   int top_k = 40, repeat_last_n = 64;
   std::optional<uint64_t> seed;
-  bool interactive = false, quiet = false;
+  bool interactive = false, quiet = false, no_context_shift = false;
   bool print_ids = false;  // generated ids instead of text (checks and scripts)
   DeviceFlags dev;
 };
@@ -54,6 +54,10 @@ void run(const RunOptions& o) {
   g.sampling.repeat_last_n = o.repeat_last_n;
   g.sampling.seed = o.seed ? *o.seed : std::random_device{}();
   g.stop_ids = model->config().eos_token_ids;
+  // A full context halves itself and generation goes on; the first token (the bos, for a text prompt)
+  // stays at position 0, where the model always saw it.
+  g.context_shift = !o.no_context_shift;
+  g.keep_first = 1;
 
   bool first_call = true;  // time to first token is reported for the first generation only
   auto stream = [&](std::span<const int32_t> p) {
@@ -81,11 +85,13 @@ void run(const RunOptions& o) {
     std::fflush(stdout);
     if (!o.quiet)
       std::fprintf(stderr,
-                   "dlvk: %u prompt tokens (%.1f t/s), %u generated (%.1f t/s), stop: %s, seed %llu, load %.2f s, "
+                   "dlvk: %u prompt tokens (%.1f t/s), %u generated (%.1f t/s), stop: %s%s, seed %llu, load %.2f s, "
                    "%sdevice %s\n",
                    st.prompt_tokens, st.prompt_ms > 0 ? st.prompt_tokens * 1000.0 / st.prompt_ms : 0.0,
                    st.generated_tokens, st.generate_ms > 0 ? st.generated_tokens * 1000.0 / st.generate_ms : 0.0,
-                   stop_reason_name(st.stop), (unsigned long long)g.sampling.seed, load_s,
+                   stop_reason_name(st.stop),
+                   st.context_shifts ? fmt::format(" ({} context shifts)", st.context_shifts).c_str() : "",
+                   (unsigned long long)g.sampling.seed, load_s,
                    first_call && !first ? fmt::format("first token at {:.2f} s, ", first_token_s).c_str() : "",
                    device->caps().device_name.c_str());
     first_call = false;
@@ -147,6 +153,8 @@ RegisterCommand reg([](CLI::App& app) {
   sub->add_option("--ctx", o->ctx, "context length (default min(max_position_embeddings, 4096))");
   sub->add_option("--batch", o->batch, "prefill chunk size (default 64)");
   sub->add_flag("-i,--interactive", o->interactive, "read prompts line by line, keep the conversation; Ctrl-D quits");
+  sub->add_flag("--no-context-shift", o->no_context_shift,
+                "stop when the context is full (default: keep the first token and the last half-context, go on)");
   sub->add_flag("-q,--quiet", o->quiet, "no progress bar or summary line");
   sub->add_flag("--print-ids", o->print_ids, "print the generated token ids (comma-separated) instead of text");
   o->dev.add(sub);

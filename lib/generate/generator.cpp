@@ -22,6 +22,7 @@ GenerateStats generate(Session& session, std::span<const int32_t> prompt, const 
   GenerateStats st;
   Sampler sampler(options.sampling);
   std::vector<int32_t> history(prompt.begin(), prompt.end());
+  std::vector<int32_t> shifted;  // a context shift's tokens
   const uint32_t need = sampler.candidates_needed();
   st.gpu_top_k = options.gpu_sampling && need <= Session::max_top_k ? need : 0;
   std::span<const float> logits;
@@ -50,8 +51,21 @@ GenerateStats generate(Session& session, std::span<const int32_t> prompt, const 
     }
     if (i + 1 == options.max_tokens) break;
     if (session.position() >= session.context()) {
-      st.stop = StopReason::context_full;
-      break;
+      // The kept tokens plus the new one must fit with room to spare: at least one recent token goes.
+      const uint32_t keep = std::min(options.keep_first, session.context() / 2);
+      const uint32_t recent = session.context() / 2 - keep;
+      if (!options.context_shift || recent == 0) {
+        st.stop = StopReason::context_full;
+        break;
+      }
+      auto cache = session.tokens();
+      shifted.assign(cache.begin(), cache.begin() + keep);
+      shifted.insert(shifted.end(), cache.end() - recent, cache.end());
+      shifted.push_back(id);
+      session.reset();
+      eval(shifted);
+      ++st.context_shifts;
+      continue;
     }
     int32_t one[1] = {id};
     eval(one);

@@ -22,6 +22,11 @@ struct GenerateOptions {
   // k <= Session::max_top_k (greedy, or top-k without a repeat penalty; top-p and min-p act within
   // the top k). Gives the same tokens as the full row for the same seed.
   bool gpu_sampling = true;
+  // A full KV cache: stop (StopReason::context_full), or with context_shift keep the first keep_first
+  // tokens of the cache (e.g. 1: the bos the model always saw at position 0) and the most recent ones,
+  // half the context in all, run them again from position 0 (one prefill), and go on generating.
+  bool context_shift = false;
+  uint32_t keep_first = 0;
 };
 
 enum class StopReason { eos, max_tokens, context_full, cancelled };
@@ -32,6 +37,7 @@ struct GenerateStats {
   double prompt_ms = 0, generate_ms = 0;  // prefill; decode + sampling
   StopReason stop = StopReason::max_tokens;
   uint32_t gpu_top_k = 0;       // candidates selected on the GPU per token; 0: full logits rows
+  uint32_t context_shifts = 0;  // times the cache was cut to half the context and run again
   std::vector<int32_t> tokens;  // generated ids (an eos id that stopped generation is not included)
 };
 

@@ -153,6 +153,7 @@ Session::Session(Model& model, const SessionOptions& o)
   context_ = o.context ? o.context : uint32_t(std::min<uint64_t>(max_ctx, 4096));
   if (context_ == 0) fail(Status::invalid_argument, "context length must be positive");
   batch_ = std::max<uint32_t>(1, std::min(o.batch, context_));
+  tokens_.reserve(context_);  // no allocation per token
 
   const uint64_t hidden = cfg_.hidden_size, H = cfg_.num_heads, Hkv = cfg_.num_kv_heads, d = cfg_.head_dim;
   const uint64_t I = cfg_.intermediate_size, V = cfg_.vocab_size;
@@ -221,7 +222,10 @@ uint64_t Session::scratch_bytes() const {
   return scratch_arena_.bytes_allocated() + host_arena_.bytes_allocated() + readback_arena_.bytes_allocated();
 }
 
-void Session::truncate(uint32_t n) { position_ = std::min(position_, n); }
+void Session::truncate(uint32_t n) {
+  position_ = std::min(position_, n);
+  tokens_.resize(position_);
+}
 
 std::vector<vk::DispatchTiming> Session::last_timings() const {
   return last_run_ ? last_run_->timings() : std::vector<vk::DispatchTiming>{};
@@ -371,6 +375,7 @@ std::span<const Candidate> Session::eval_top_k(std::span<const int32_t> tokens, 
   ++submissions_;
   last_run_ = &seq;
   position_ += T;
+  tokens_.insert(tokens_.end(), tokens.begin() + head, tokens.end());
   const uint32_t* out = top_out_.as<const uint32_t>();
   if (out[2 * k] != ops::kTopKNone) fail(Status::internal, "logits contain NaN (token {})", out[2 * k]);
   top_.resize(std::min(k, V));
@@ -398,6 +403,7 @@ std::span<const float> Session::eval(std::span<const int32_t> tokens, float* all
     if (all_logits) std::memcpy(all_logits + done * V, logits, T * V * 4);
     last_row = all_logits ? T - 1 : 0;
     position_ += T;
+    tokens_.insert(tokens_.end(), tokens.begin() + done, tokens.begin() + done + T);
     done += T;
   }
   return {logits + last_row * V, V};

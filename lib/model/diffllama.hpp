@@ -105,8 +105,10 @@ class Session {
   uint32_t position() const { return position_; }
   uint32_t context() const { return context_; }
   uint32_t batch() const { return batch_; }
-  void reset() { position_ = 0; }
+  void reset() { truncate(0); }
   void truncate(uint32_t n);  // forget tokens at positions >= n
+  // The ids at positions 0 .. position() - 1 (what the KV cache holds).
+  std::span<const int32_t> tokens() const { return tokens_; }
 
   uint64_t kv_cache_bytes() const;
   uint64_t scratch_bytes() const;
@@ -141,6 +143,7 @@ class Session {
   std::vector<Candidate> top_;
   uint32_t decode_splits_ = 1, split_from_ = 0;
   uint32_t position_ = 0;
+  std::vector<int32_t> tokens_;  // position_ of them
   uint64_t submissions_ = 0;
   // (T, all_logits, top_k, split)
   std::map<std::tuple<uint32_t, bool, uint32_t, bool>, std::unique_ptr<vk::Sequence>> recordings_;

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <numeric>
 
+#include <fmt/format.h>
+
 #include "generate/generator.hpp"
 #include "model/diffllama.hpp"
 #include "model/model_util.hpp"
@@ -138,5 +140,99 @@ TEST_CASE("select: which sampling parameters use the GPU candidates") {
   CHECK_THROWS_AS(s.eval_top_k(prompt, Session::max_top_k + 1), Error);
   std::vector<int32_t> bad{int32_t(model->config().vocab_size)};
   CHECK_THROWS_AS(s.eval_top_k(bad, 1), Error);
+  CHECK(s.position() == 0);
+}
+
+TEST_CASE("generate: a full context shifts (the first token and the recent half stay) and generation goes on") {
+  // Greedy on the gqa reference model, context 16, a 5-token prompt: the cache fills after 12 generated
+  // tokens. The expected tokens come from a plain emulation on full logits rows: a fresh session that
+  // evaluates [first token] + the last 7 cached tokens + the sampled one, argmax after each step.
+  auto dir = test::test_data() / "gqa";
+  auto ids = test::read_ids(dir / "ids.txt");
+  auto model = Model::load(test::device(), dir);
+  const std::vector<int32_t> prompt(ids.begin(), ids.begin() + 5);
+  const uint32_t C = 16, n = 40;
+  auto argmax = [](std::span<const float> row) { return int32_t(std::max_element(row.begin(), row.end()) - row.begin()); };
+  std::vector<int32_t> expected, cache(prompt);
+  uint32_t shifts = 0;
+  {
+    Session s(*model, {.context = C, .batch = 64});
+    int32_t next = argmax(s.eval(prompt));
+    while (expected.size() < n) {
+      expected.push_back(next);
+      if (expected.size() == n) break;
+      if (cache.size() == C) {
+        std::vector<int32_t> kept{cache[0]};
+        kept.insert(kept.end(), cache.end() - (C / 2 - 1), cache.end());
+        kept.push_back(next);
+        s.reset();
+        next = argmax(s.eval(kept));
+        cache = kept;
+        ++shifts;
+      } else {
+        int32_t one[1] = {next};
+        next = argmax(s.eval(one));
+        cache.push_back(one[0]);
+      }
+    }
+  }
+  REQUIRE(shifts >= 3);
+  for (bool gpu : {true, false}) {
+    INFO("gpu sampling " << gpu);
+    Session s(*model, {.context = C, .batch = 4});
+    GenerateOptions o;
+    o.max_tokens = int(n);
+    o.sampling = {.temperature = 0, .top_k = 0};
+    o.gpu_sampling = gpu;
+    o.context_shift = true;
+    o.keep_first = 1;
+    auto st = generate(s, prompt, o, {});
+    CHECK(st.stop == StopReason::max_tokens);
+    CHECK(st.context_shifts == shifts);
+    CHECK(st.tokens == expected);
+    // The cache holds what the emulation's does, all but the last token (sampled, not evaluated).
+    CHECK(std::vector<int32_t>(s.tokens().begin(), s.tokens().end()) == cache);
+    CHECK(s.position() == cache.size());
+    // Without the shift: stops when full, after the same first tokens.
+    Session t(*model, {.context = C, .batch = 4});
+    o.context_shift = false;
+    auto full = generate(t, prompt, o, {});
+    CHECK(full.stop == StopReason::context_full);
+    CHECK(full.context_shifts == 0);
+    REQUIRE(full.tokens.size() == C - prompt.size() + 1);
+    CHECK(std::equal(full.tokens.begin(), full.tokens.end(), expected.begin()));
+  }
+  // `dlvk run` shifts by default (keeping the first token), and stops with --no-context-shift.
+  const std::string csv = fmt::format("{}", fmt::join(prompt, ",")), want = fmt::format("{}", fmt::join(expected, ","));
+  const std::string run = test::dlvk_bin() + " run --model " + dir.string() + " --ids " + csv +
+                          fmt::format(" -n {} --ctx {} --temp 0 --print-ids", n, C);
+  auto r = test::run_command(run);
+  INFO("stderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.substr(0, r.out.find('\n')) == want);
+  CHECK(r.err.find(fmt::format("({} context shifts)", shifts)) != std::string::npos);
+  auto stop = test::run_command(run + " --no-context-shift");
+  REQUIRE(stop.exit_code == 0);
+  CHECK(stop.err.find("stop: context full") != std::string::npos);
+}
+
+TEST_CASE("session: tokens() follows eval, eval_top_k, truncate and reset") {
+  auto model = Model::load(test::device(), test::test_data() / "mha");
+  Session s(*model, {.context = 12, .batch = 3});
+  const std::vector<int32_t> a{5, 6, 7, 8, 9, 10, 11}, b{1, 2};
+  s.eval(a);
+  s.eval_top_k(b, 4);
+  std::vector<int32_t> both(a);
+  both.insert(both.end(), b.begin(), b.end());
+  CHECK(std::vector<int32_t>(s.tokens().begin(), s.tokens().end()) == both);
+  s.truncate(4);
+  CHECK(std::vector<int32_t>(s.tokens().begin(), s.tokens().end()) == std::vector<int32_t>(a.begin(), a.begin() + 4));
+  s.truncate(10);  // past the position: no change
+  CHECK(s.tokens().size() == 4);
+  std::vector<int32_t> bad{1, 999};
+  CHECK_THROWS_AS(s.eval(bad), Error);  // refused before anything runs
+  CHECK(s.tokens().size() == 4);
+  s.reset();
+  CHECK(s.tokens().empty());
   CHECK(s.position() == 0);
 }
