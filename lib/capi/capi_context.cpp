@@ -147,6 +147,8 @@ dlvk_generate_params dlvk_generate_params_default(void) {
   p.stop_ids = nullptr;
   p.stop_id_count = 0;
   p.skip_special = 0;
+  p.context_shift = 0;
+  p.keep_first = 1;
   return p;
 }
 
@@ -166,6 +168,8 @@ dlvk_status dlvk_generate(dlvk_context* context, const int32_t* prompt, size_t p
     g.sampling = capi::sampling_from_c(p.sampling);
     if (p.stop_at_eos) g.stop_ids = context->model->model->config().eos_token_ids;
     g.stop_ids.insert(g.stop_ids.end(), p.stop_ids, p.stop_ids + p.stop_id_count);
+    g.context_shift = p.context_shift != 0;
+    g.keep_first = p.keep_first;
 
     const std::optional<Tokenizer>& tok = context->model->tokenizer;
     std::optional<StreamDecoder> dec;
@@ -193,6 +197,7 @@ dlvk_status dlvk_generate(dlvk_context* context, const int32_t* prompt, size_t p
       r.prompt_ms = st.prompt_ms;
       r.generate_ms = st.generate_ms;
       r.stop = static_cast<dlvk_stop_reason>(st.stop);
+      r.context_shifts = st.context_shifts;
       *out_result = r;
     }
     if (st.stop == StopReason::cancelled)

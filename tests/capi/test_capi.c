@@ -826,6 +826,35 @@ static void test_contexts(dlvk_model* m, dlvk_model* mem_model) {
     if (res.stop == DLVK_STOP_CONTEXT_FULL) {
       EXPECT_ERR(dlvk_context_eval(small, prompt, 1, NULL), DLVK_CONTEXT_FULL, "context");
     }
+    CHECK(res.context_shifts == 0);
+    /* With context_shift, generation goes on past the 8-token context (the first token and the last
+     * 3 run again each time it fills), giving the ids `dlvk run --ctx 8` prints (it shifts by default). */
+    CHECK(gp.context_shift == 0 && gp.keep_first == 1);
+    {
+      dlvk_generate_params sp = dlvk_generate_params_default();
+      char cmd[8192], output[8192], want[4096], got[4096];
+      size_t k, at = 0;
+      sp.max_tokens = 20;
+      sp.sampling.temperature = 0;
+      sp.context_shift = 1;
+      EXPECT_OK(dlvk_context_reset(small));
+      reset_log(&g);
+      EXPECT_OK(dlvk_generate(small, prompt, 5, &sp, on_token, &g, &res));
+      CHECK(res.stop == DLVK_STOP_MAX_TOKENS || res.stop == DLVK_STOP_EOS);
+      if (res.stop == DLVK_STOP_MAX_TOKENS) CHECK(g.n == 20 && res.context_shifts >= 4);
+      CHECK(res.generated_tokens == (uint32_t)g.n);
+      snprintf(cmd, sizeof cmd, "'%s' run --model '%s' --ids %d,%d,%d,%d,%d -n 20 --ctx 8 --temp 0 --print-ids -q",
+               getenv("DLVK_BIN") ? getenv("DLVK_BIN") : "dlvk", model_dir, prompt[0], prompt[1], prompt[2],
+               prompt[3], prompt[4]);
+      CHECK(run_command(cmd, output, sizeof output) == 0);
+      for (k = 0; k < sizeof want && output[k] && output[k] != '\n'; ++k) want[k] = output[k];
+      want[k < sizeof want ? k : sizeof want - 1] = 0;
+      got[0] = 0;
+      for (k = 0; k < (size_t)g.n; ++k)
+        at += (size_t)snprintf(got + at, sizeof got - at, k ? ",%d" : "%d", (int)g.ids[k]);
+      if (strcmp(got, want) != 0) fprintf(stderr, "context shift: C API %s, dlvk run %s\n", got, want);
+      CHECK(strcmp(got, want) == 0);
+    }
   }
 
   /* Freeing the model first: its contexts keep it alive. */

@@ -45,11 +45,13 @@
 #include <stdint.h>
 
 #define DLVK_VERSION_MAJOR 0
-#define DLVK_VERSION_MINOR 1
+#define DLVK_VERSION_MINOR 2
 #define DLVK_VERSION_PATCH 0
+/* Before 1.0 a new minor version may change structs: rebuild against its header (0.2 added
+ * dlvk_generate_params.context_shift / keep_first and dlvk_generate_result.context_shifts). */
 /* major * 10000 + minor * 100 + patch of this header; dlvk_version_number() gives the library's. */
 #define DLVK_VERSION (DLVK_VERSION_MAJOR * 10000 + DLVK_VERSION_MINOR * 100 + DLVK_VERSION_PATCH)
-#define DLVK_VERSION_STRING "0.1.0"
+#define DLVK_VERSION_STRING "0.2.0"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define DLVK_API __attribute__((visibility("default")))
@@ -82,7 +84,7 @@ typedef enum dlvk_status {
   DLVK_INTERNAL = 10         /* a bug in dlvk */
 } dlvk_status;
 
-/* "0.1.0": the library's version (may differ from DLVK_VERSION_STRING of the header used). */
+/* "0.2.0": the library's version (may differ from DLVK_VERSION_STRING of the header used). */
 DLVK_API const char* dlvk_version(void);
 /* The library's DLVK_VERSION number. */
 DLVK_API int dlvk_version_number(void);
@@ -363,6 +365,10 @@ typedef struct dlvk_generate_params {
   const int32_t* stop_ids;      /* more ids that stop generation, or NULL */
   size_t stop_id_count;
   int skip_special;             /* 0: pieces include special tokens' text */
+  int context_shift;            /* 0: a full KV cache stops generation (DLVK_STOP_CONTEXT_FULL); 1: the first
+                                   keep_first tokens of the cache and the most recent ones, half the context
+                                   in all, are evaluated again from position 0 and generation goes on */
+  uint32_t keep_first;          /* 1: the first token (usually the bos) stays at position 0 */
 } dlvk_generate_params;
 
 DLVK_API dlvk_generate_params dlvk_generate_params_default(void);
@@ -380,6 +386,7 @@ typedef struct dlvk_generate_result {
   double prompt_ms;          /* prompt evaluation */
   double generate_ms;        /* sampling and per-token evaluation */
   dlvk_stop_reason stop;
+  uint32_t context_shifts;   /* times the cache was cut to half the context (context_shift) */
 } dlvk_generate_result;
 
 /* Evaluates the prompt (count >= 1) at the context's position, then samples up to max_tokens tokens,
