@@ -13,10 +13,10 @@ if [ ! -f models/default/config.json ]; then
   echo "models/default is missing; showing the Vulkan devices instead" >&2
   exec build/bin/dlvk devices
 fi
-# A default prompt unless the options bring their own (--prompt/-p, --ids, -i).
+# A default prompt unless the options bring their own (--prompt/-p, --file/-f, --ids, -i).
 has_prompt=0
 for a in "$@"; do
-  case "$a" in -p|--prompt|--prompt=*|--ids|--ids=*|-i|--interactive) has_prompt=1 ;; esac
+  case "$a" in -p|--prompt|--prompt=*|-f|--file|--file=*|--ids|--ids=*|-i|--interactive) has_prompt=1 ;; esac
 done
 if [ $has_prompt -eq 0 ]; then
   set -- --prompt "In the beginning" "$@"

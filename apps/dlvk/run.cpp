@@ -16,8 +16,7 @@ namespace dlvk::cli {
 namespace {
 
 struct RunOptions {
-  std::string model, prompt, ids;
-  bool have_prompt = false;
+  std::string model, prompt, file, ids;
   int n = 128;
   uint32_t ctx = 0, batch = 64;
   float temp = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.0f;
@@ -28,9 +27,15 @@ struct RunOptions {
   DeviceFlags dev;
 };
 
-void run(const RunOptions& o) {
+void run(const RunOptions& options) {
+  RunOptions o = options;
+  if (!o.file.empty()) {
+    if (!o.prompt.empty()) fail(Status::invalid_argument, "give --prompt or --file, not both");
+    o.prompt = read_text_file(o.file);
+    if (o.prompt.empty()) fail(Status::invalid_argument, "{} is empty", o.file);
+  }
   if (o.prompt.empty() == o.ids.empty() && !o.interactive)
-    fail(Status::invalid_argument, "give exactly one of --prompt or --ids (or -i)");
+    fail(Status::invalid_argument, "give exactly one of --prompt, --file or --ids (or -i)");
   if (o.n < 0) fail(Status::invalid_argument, "-n must be >= 0");
   std::optional<Tokenizer> tok = model_tokenizer(o.model);
   if (!tok && (!o.prompt.empty() || o.interactive))
@@ -141,6 +146,7 @@ RegisterCommand reg([](CLI::App& app) {
   auto* sub = app.add_subcommand("run", "generate text (streams it to stdout)");
   sub->add_option("--model", o->model, "model directory")->required();
   sub->add_option("-p,--prompt", o->prompt, "prompt text");
+  sub->add_option("-f,--file", o->file, "prompt text from a file");
   sub->add_option("--ids", o->ids, "prompt as comma-separated token ids");
   sub->add_option("-n,--n-predict", o->n, "tokens to generate (default 128)");
   sub->add_option("--temp", o->temp, "temperature; 0 = greedy (default 0.8)");

@@ -264,7 +264,7 @@ TEST_CASE("cli: dlvk perplexity on the shipped model's held-out text and on ids"
   std::filesystem::remove(empty);
 }
 
-TEST_CASE("cli: dlvk score --prompt / --file score the ids `dlvk tokenize` gives, with each token's text") {
+TEST_CASE("cli: dlvk score --prompt / --file score the ids `dlvk tokenize` gives, with each token's text; run -f") {
   const auto shipped = std::filesystem::path(std::getenv("DLVK_SOURCE_DIR")) / "models/default";
   const std::string text = "In the beginning God created\tthe heaven\n";
   const auto file = std::filesystem::temp_directory_path() / "dlvk_test_score.txt";
@@ -297,6 +297,17 @@ TEST_CASE("cli: dlvk score --prompt / --file score the ids `dlvk tokenize` gives
   CHECK(joined == "In the beginning God created\\tthe heaven\\n");
   // The prompt is a prefix of the file's text: its rows are the file's first rows.
   CHECK(by_file.out.rfind(by_prompt.out.substr(0, by_prompt.out.find("tokens "))) == 0);
+  // `dlvk run -f` generates from the file's text as from the same --prompt.
+  const auto prompt_file = std::filesystem::temp_directory_path() / "dlvk_test_run_prompt.txt";
+  std::ofstream(prompt_file, std::ios::binary) << "In the beginning God created";
+  const std::string run = test::dlvk_bin() + " run --model " + shipped.string() + " -n 6 --temp 0 --print-ids -q";
+  auto run_file = test::run_command(run + " -f " + prompt_file.string());
+  auto run_prompt = test::run_command(run + " -p 'In the beginning God created'");
+  CHECK(run_file.exit_code == 0);
+  CHECK(run_file.out == run_prompt.out);
+  CHECK(std::count(run_file.out.begin(), run_file.out.end(), ',') == 5);
+  CHECK(test::run_command(run + " -f " + prompt_file.string() + " -p x").exit_code != 0);
+  std::filesystem::remove(prompt_file);
   std::filesystem::remove(file);
   for (const std::string& bad :
        {std::string(" --ids 1,2 --prompt x"), std::string(""), std::string(" --ids ''"), std::string(" -f /nonexistent.txt")}) {
