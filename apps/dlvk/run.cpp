@@ -11,12 +11,14 @@
 #include "commands.hpp"
 #include "dlvk/tokenizer.hpp"
 #include "generate/generator.hpp"
+#include "generate/stop_strings.hpp"
 
 namespace dlvk::cli {
 namespace {
 
 struct RunOptions {
   std::string model, prompt, file, ids;
+  std::vector<std::string> stops;  // --stop, as typed (escapes read by unescape_stop_string)
   int n = 128;
   uint32_t ctx = 0, batch = 64;
   float temp = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.0f;
@@ -40,6 +42,12 @@ void run(const RunOptions& options) {
   std::optional<Tokenizer> tok = model_tokenizer(o.model);
   if (!tok && (!o.prompt.empty() || o.interactive))
     fail(Status::invalid_argument, "{} has no tokenizer.json: use --ids", o.model);
+  if (!tok && !o.stops.empty()) fail(Status::invalid_argument, "--stop needs the model's tokenizer.json (text to match)");
+  std::vector<std::string> stop_strings;
+  for (const auto& s : o.stops) {
+    stop_strings.push_back(unescape_stop_string(s));
+    if (stop_strings.back().empty()) fail(Status::invalid_argument, "--stop: an empty stop string");
+  }
   std::vector<int32_t> prompt;
   if (!o.ids.empty()) prompt = parse_ids(o.ids);
 
@@ -66,26 +74,30 @@ void run(const RunOptions& options) {
 
   bool first_call = true;  // time to first token is reported for the first generation only
   auto stream = [&](std::span<const int32_t> p) {
+    // Text is decoded for printing and for the stop strings (also with --print-ids).
     std::optional<StreamDecoder> dec;
-    if (tok && !o.print_ids) dec.emplace(*tok);
+    if (tok && (!o.print_ids || !stop_strings.empty())) dec.emplace(*tok);
+    StopStrings stops(stop_strings);
+    const bool text_out = dec && !o.print_ids;
     bool first = true;
     double first_token_s = 0;  // since the process started loading: cold/warm start-up shows here
     auto st = generate(session, p, g, [&](int32_t id) {
       if (first && first_call) first_token_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
       if (dec) {
-        std::string piece = dec->push(id);
-        std::fwrite(piece.data(), 1, piece.size(), stdout);
-      } else {
-        std::printf(first ? "%d" : ",%d", id);
+        std::string shown = stops.push(dec->push(id));
+        if (text_out) std::fwrite(shown.data(), 1, shown.size(), stdout);
       }
+      if (!text_out) std::printf(first ? "%d" : ",%d", id);
       first = false;
       std::fflush(stdout);
-      return true;
+      return !stops.matched();
     });
-    if (dec) {
-      std::string rest = dec->flush();
-      std::fwrite(rest.data(), 1, rest.size(), stdout);
+    if (dec && !stops.matched()) {
+      std::string rest = stops.push(dec->flush());
+      rest += stops.flush();
+      if (text_out) std::fwrite(rest.data(), 1, rest.size(), stdout);
     }
+    const bool stopped_by_string = stops.matched() && st.stop == StopReason::cancelled;
     std::printf("\n");
     std::fflush(stdout);
     if (!o.quiet)
@@ -94,7 +106,7 @@ void run(const RunOptions& options) {
                    "%sdevice %s\n",
                    st.prompt_tokens, st.prompt_ms > 0 ? st.prompt_tokens * 1000.0 / st.prompt_ms : 0.0,
                    st.generated_tokens, st.generate_ms > 0 ? st.generated_tokens * 1000.0 / st.generate_ms : 0.0,
-                   stop_reason_name(st.stop),
+                   stopped_by_string ? "stop string" : stop_reason_name(st.stop),
                    st.context_shifts ? fmt::format(" ({} context shifts)", st.context_shifts).c_str() : "",
                    (unsigned long long)g.sampling.seed, load_s,
                    first_call && !first ? fmt::format("first token at {:.2f} s, ", first_token_s).c_str() : "",
@@ -159,6 +171,9 @@ RegisterCommand reg([](CLI::App& app) {
   sub->add_option("--ctx", o->ctx, "context length (default min(max_position_embeddings, 4096))");
   sub->add_option("--batch", o->batch, "prefill chunk size (default 64)");
   sub->add_flag("-i,--interactive", o->interactive, "read prompts line by line, keep the conversation; Ctrl-D quits");
+  sub->add_option("--stop", o->stops,
+                  "stop when the generated text contains this string (repeatable; \\n, \\t, \\\\ are read as escapes); "
+                  "the text ends before it");
   sub->add_flag("--no-context-shift", o->no_context_shift,
                 "stop when the context is full (default: keep the first token and the last half-context, go on)");
   sub->add_flag("-q,--quiet", o->quiet, "no progress bar or summary line");

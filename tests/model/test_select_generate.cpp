@@ -236,3 +236,37 @@ TEST_CASE("session: tokens() follows eval, eval_top_k, truncate and reset") {
   CHECK(s.tokens().empty());
   CHECK(s.position() == 0);
 }
+
+TEST_CASE("cli: dlvk run --stop ends the text right before a stop string") {
+  const auto shipped = std::filesystem::path(std::getenv("DLVK_SOURCE_DIR")) / "models/default";
+  const std::string prompt = "And God said";
+  const std::string run = test::dlvk_bin() + " run --model " + shipped.string() + " -p '" + prompt + "' -n 40 --temp 0";
+  auto plain = test::run_command(run);
+  REQUIRE(plain.exit_code == 0);
+  REQUIRE(plain.out.rfind(prompt, 0) == 0);
+  const std::string generated = plain.out.substr(prompt.size(), plain.out.size() - prompt.size() - 1);  // less "\n"
+  REQUIRE(generated.size() > 40);
+  // A stop string from the middle of the greedy text: the output is the text before its first
+  // occurrence, and the summary names the stop.
+  const std::string stop = generated.substr(20, 6);
+  INFO("generated '" << generated << "', stop '" << stop << "'");
+  auto stopped = test::run_command(run + " --stop zzzz --stop '" + stop + "'");
+  REQUIRE(stopped.exit_code == 0);
+  CHECK(stopped.out == prompt + generated.substr(0, generated.find(stop)) + "\n");
+  CHECK(stopped.err.find("stop: stop string") != std::string::npos);
+  // A stop string that never comes changes nothing.
+  auto never = test::run_command(run + " --stop 'zzzz'");
+  CHECK(never.out == plain.out);
+  CHECK(never.err.find("stop: token limit") != std::string::npos);
+  // --print-ids with a stop string: the ids up to the token that completed it.
+  auto ids = test::run_command(run + " --print-ids --stop '" + stop + "'");
+  REQUIRE(ids.exit_code == 0);
+  CHECK(ids.err.find("stop: stop string") != std::string::npos);
+  CHECK(std::count(ids.out.begin(), ids.out.end(), ',') < 39);
+  // Errors: an empty stop string; a model without a tokenizer.
+  CHECK(test::run_command(run + " --stop ''").exit_code != 0);
+  auto no_tok = test::run_command(test::dlvk_bin() + " run --model " + (test::test_data() / "gqa").string() +
+                                  " --ids 1,2 -n 3 --stop x");
+  CHECK(no_tok.exit_code != 0);
+  CHECK(no_tok.err.find("tokenizer.json") != std::string::npos);
+}
