@@ -97,7 +97,7 @@ void run(const RunOptions& options) {
       rest += stops.flush();
       if (text_out) std::fwrite(rest.data(), 1, rest.size(), stdout);
     }
-    const bool stopped_by_string = stops.matched() && st.stop == StopReason::cancelled;
+    if (stops.matched() && st.stop == StopReason::cancelled) st.stop = StopReason::stop_string;
     std::printf("\n");
     std::fflush(stdout);
     if (!o.quiet)
@@ -106,7 +106,7 @@ void run(const RunOptions& options) {
                    "%sdevice %s\n",
                    st.prompt_tokens, st.prompt_ms > 0 ? st.prompt_tokens * 1000.0 / st.prompt_ms : 0.0,
                    st.generated_tokens, st.generate_ms > 0 ? st.generated_tokens * 1000.0 / st.generate_ms : 0.0,
-                   stopped_by_string ? "stop string" : stop_reason_name(st.stop),
+                   stop_reason_name(st.stop),
                    st.context_shifts ? fmt::format(" ({} context shifts)", st.context_shifts).c_str() : "",
                    (unsigned long long)g.sampling.seed, load_s,
                    first_call && !first ? fmt::format("first token at {:.2f} s, ", first_token_s).c_str() : "",

@@ -4,6 +4,7 @@
 
 #include "capi/capi_internal.hpp"
 #include "generate/generator.hpp"
+#include "generate/stop_strings.hpp"
 
 using namespace dlvk;
 using dlvk::capi::guard;
@@ -11,7 +12,7 @@ using dlvk::capi::need;
 
 static_assert(DLVK_STOP_EOS == int(StopReason::eos) && DLVK_STOP_MAX_TOKENS == int(StopReason::max_tokens) &&
               DLVK_STOP_CONTEXT_FULL == int(StopReason::context_full) &&
-              DLVK_STOP_CANCELLED == int(StopReason::cancelled));
+              DLVK_STOP_CANCELLED == int(StopReason::cancelled) && DLVK_STOP_STRING == int(StopReason::stop_string));
 
 namespace {
 
@@ -149,6 +150,8 @@ dlvk_generate_params dlvk_generate_params_default(void) {
   p.skip_special = 0;
   p.context_shift = 0;
   p.keep_first = 1;
+  p.stop_strings = nullptr;
+  p.stop_string_count = 0;
   return p;
 }
 
@@ -168,6 +171,16 @@ dlvk_status dlvk_generate(dlvk_context* context, const int32_t* prompt, size_t p
     g.sampling = capi::sampling_from_c(p.sampling);
     if (p.stop_at_eos) g.stop_ids = context->model->model->config().eos_token_ids;
     g.stop_ids.insert(g.stop_ids.end(), p.stop_ids, p.stop_ids + p.stop_id_count);
+    if (p.stop_string_count) need(p.stop_strings, "params->stop_strings");
+    std::vector<std::string> stop_texts;
+    for (size_t i = 0; i < p.stop_string_count; ++i) {
+      if (!p.stop_strings[i] || !*p.stop_strings[i])
+        fail(Status::invalid_argument, "params->stop_strings[{}] is NULL or empty", i);
+      stop_texts.emplace_back(p.stop_strings[i]);
+    }
+    if (!stop_texts.empty() && !context->model->tokenizer)
+      fail(Status::invalid_argument, "stop strings need the model's tokenizer.json (text to match)");
+    StopStrings stops(std::move(stop_texts));
     g.context_shift = p.context_shift != 0;
     g.keep_first = p.keep_first;
 
@@ -184,12 +197,15 @@ dlvk_status dlvk_generate(dlvk_context* context, const int32_t* prompt, size_t p
         if (e.status() != Status::invalid_argument) throw;
         piece.clear();  // an id of a padded vocabulary that the tokenizer does not know: no text
       }
-      return !(callback && callback(id, piece.c_str(), piece.size(), user_data));
+      piece = stops.push(piece);
+      return !(callback && callback(id, piece.c_str(), piece.size(), user_data)) && !stops.matched();
     });
-    if (dec) {
-      std::string tail = dec->flush();
+    if (dec && !stops.matched()) {
+      std::string tail = stops.push(dec->flush());
+      tail += stops.flush();
       if (!tail.empty() && callback) callback(-1, tail.c_str(), tail.size(), user_data);
     }
+    if (stops.matched() && st.stop == StopReason::cancelled) st.stop = StopReason::stop_string;
     if (out_result) {
       dlvk_generate_result r{};
       r.prompt_tokens = st.prompt_tokens;

@@ -11,6 +11,7 @@ const char* stop_reason_name(StopReason r) {
     case StopReason::max_tokens: return "token limit";
     case StopReason::context_full: return "context full";
     case StopReason::cancelled: return "cancelled";
+    case StopReason::stop_string: return "stop string";
   }
   return "?";
 }

@@ -29,7 +29,8 @@ struct GenerateOptions {
   uint32_t keep_first = 0;
 };
 
-enum class StopReason { eos, max_tokens, context_full, cancelled };
+// stop_string: set by callers that match stop strings on the text (the CLI, the C API).
+enum class StopReason { eos, max_tokens, context_full, cancelled, stop_string };
 const char* stop_reason_name(StopReason r);
 
 struct GenerateStats {

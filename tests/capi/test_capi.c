@@ -630,6 +630,7 @@ static void test_contexts(dlvk_model* m, dlvk_model* mem_model) {
   CHECK(cp.context_length == 0 && cp.batch_size == 64);
   CHECK(gp.max_tokens == 128 && gp.stop_at_eos == 1 && gp.stop_ids == NULL && gp.stop_id_count == 0);
   CHECK(gp.skip_special == 0 && gp.sampling.top_k == 40);
+  CHECK(gp.context_shift == 0 && gp.keep_first == 1 && gp.stop_strings == NULL && gp.stop_string_count == 0);
   EXPECT_OK(dlvk_tokenize(m, kPrompt, DLVK_NUL_TERMINATED, 1, prompt, 64, &n_prompt));
   CHECK(n_prompt >= 9); /* longer than the 8-token context below */
 
@@ -790,6 +791,45 @@ static void test_contexts(dlvk_model* m, dlvk_model* mem_model) {
     EXPECT_ERR(dlvk_generate(ctx, prompt, n_prompt, &gp, on_token, &g, &res), DLVK_INVALID_ARGUMENT, "stop_ids");
     gp.stop_id_count = 0;
     gp.stop_at_eos = 1;
+  }
+  /* Stop strings: the same generation again, ended at a piece of its own text (5 bytes from the
+   * middle); the pieces then add up to the text before that string's first occurrence. */
+  {
+    char full[4096], stop[6];
+    const char* stops[2] = {"\x01never", NULL};
+    const char* hit;
+    size_t half;
+    EXPECT_OK(dlvk_context_reset(ctx));
+    reset_log(&g);
+    EXPECT_OK(dlvk_generate(ctx, prompt, n_prompt, &gp, on_token, &g, &res));
+    memcpy(full, g.text, g.text_size + 1);
+    half = g.text_size / 2;
+    CHECK(g.text_size >= 20);
+    memcpy(stop, full + half, 5);
+    stop[5] = 0;
+    stops[1] = stop;
+    hit = strstr(full, stop);
+    gp.stop_strings = stops;
+    gp.stop_string_count = 2;
+    EXPECT_OK(dlvk_context_reset(ctx));
+    reset_log(&g2);
+    EXPECT_OK(dlvk_generate(ctx, prompt, n_prompt, &gp, on_token, &g2, &res));
+    CHECK(res.stop == DLVK_STOP_STRING);
+    CHECK(hit != NULL && g2.text_size == (size_t)(hit - full) && memcmp(g2.text, full, g2.text_size) == 0);
+    CHECK(g2.n <= g.n && memcmp(g2.ids, g.ids, (size_t)g2.n * sizeof *g.ids) == 0);
+    if (g2.text_size != (size_t)(hit - full)) fprintf(stderr, "stop '%s': got '%s' of '%s'\n", stop, g2.text, full);
+    /* Bad stop strings; a model without a tokenizer. */
+    stops[1] = "";
+    EXPECT_ERR(dlvk_generate(ctx, prompt, n_prompt, &gp, NULL, NULL, &res), DLVK_INVALID_ARGUMENT, "stop_strings[1]");
+    gp.stop_strings = NULL;
+    EXPECT_ERR(dlvk_generate(ctx, prompt, n_prompt, &gp, NULL, NULL, &res), DLVK_INVALID_ARGUMENT, "stop_strings");
+    stops[1] = stop;
+    gp.stop_strings = stops;
+    if (memctx) {
+      EXPECT_ERR(dlvk_generate(memctx, prompt, n_prompt, &gp, NULL, NULL, &res), DLVK_INVALID_ARGUMENT, "tokenizer");
+    }
+    gp.stop_strings = NULL;
+    gp.stop_string_count = 0;
   }
   EXPECT_OK(dlvk_context_reset(ctx));
   gp.max_tokens = 0;

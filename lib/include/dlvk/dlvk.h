@@ -48,7 +48,7 @@
 #define DLVK_VERSION_MINOR 2
 #define DLVK_VERSION_PATCH 0
 /* Before 1.0 a new minor version may change structs: rebuild against its header (0.2 added
- * dlvk_generate_params.context_shift / keep_first and dlvk_generate_result.context_shifts). */
+ * dlvk_generate_params.context_shift / keep_first / stop_strings and dlvk_generate_result.context_shifts). */
 /* major * 10000 + minor * 100 + patch of this header; dlvk_version_number() gives the library's. */
 #define DLVK_VERSION (DLVK_VERSION_MAJOR * 10000 + DLVK_VERSION_MINOR * 100 + DLVK_VERSION_PATCH)
 #define DLVK_VERSION_STRING "0.2.0"
@@ -369,6 +369,10 @@ typedef struct dlvk_generate_params {
                                    keep_first tokens of the cache and the most recent ones, half the context
                                    in all, are evaluated again from position 0 and generation goes on */
   uint32_t keep_first;          /* 1: the first token (usually the bos) stays at position 0 */
+  const char* const* stop_strings; /* NUL-terminated texts that end generation (models with a tokenizer),
+                                      or NULL: pieces then hold back text that may begin one, and at the
+                                      first one the text ends right before it (DLVK_STOP_STRING) */
+  size_t stop_string_count;
 } dlvk_generate_params;
 
 DLVK_API dlvk_generate_params dlvk_generate_params_default(void);
@@ -377,7 +381,9 @@ typedef enum dlvk_stop_reason {
   DLVK_STOP_EOS = 0,          /* a stop id was sampled (it is not passed to the callback) */
   DLVK_STOP_MAX_TOKENS = 1,
   DLVK_STOP_CONTEXT_FULL = 2, /* the KV cache is full */
-  DLVK_STOP_CANCELLED = 3     /* the callback returned nonzero */
+  DLVK_STOP_CANCELLED = 3,    /* the callback returned nonzero */
+  DLVK_STOP_STRING = 4        /* a stop string was generated (the token that completed it was passed to the
+                                 callback with the text before the stop string) */
 } dlvk_stop_reason;
 
 typedef struct dlvk_generate_result {
@@ -393,7 +399,7 @@ typedef struct dlvk_generate_result {
  * evaluating each one. After an eos stop the KV cache holds the prompt and every token passed to the
  * callback; after the other stops, all but the last of them (it was not evaluated: feed it first to
  * continue the sequence). dlvk_context_get_info gives the position.
- * Returns DLVK_OK for stops by eos, max_tokens or a full context; DLVK_CANCELLED when the callback
+ * Returns DLVK_OK for stops by eos, max_tokens, a full context or a stop string; DLVK_CANCELLED when the callback
  * stopped it. result (may be NULL) is filled in both cases. A prompt that does not fit the context:
  * DLVK_CONTEXT_FULL before anything runs. callback may be NULL. */
 DLVK_API dlvk_status dlvk_generate(dlvk_context* context, const int32_t* prompt, size_t prompt_count,
