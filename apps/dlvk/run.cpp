@@ -140,9 +140,22 @@ void run(const RunOptions& options) {
     // after sampling it): it goes first, so the KV cache holds the whole conversation.
     ids.insert(ids.begin(), unevaluated.begin(), unevaluated.end());
     if (session.position() + ids.size() + 1 > session.context()) {
-      std::fprintf(stderr, "dlvk: context full (%u tokens); starting a new conversation\n", session.context());
-      session.reset();
-      ids = tok->encode(line + "\n", true);
+      // As generation's context shift: the first token and the recent half of the conversation stay,
+      // if the new line fits beside them; otherwise a new conversation.
+      const size_t half = session.context() / 2;
+      if (!o.no_context_shift && session.position() > 0 && ids.size() + 1 + half <= session.context()) {
+        const auto cache = session.tokens();
+        std::vector<int32_t> kept{cache[0]};
+        kept.insert(kept.end(), cache.end() - std::min(cache.size() - 1, half - 1), cache.end());
+        std::fprintf(stderr, "dlvk: context full (%u tokens); keeping the first token and the last %zu\n",
+                     session.context(), kept.size() - 1);
+        session.reset();
+        session.eval(kept);
+      } else {
+        std::fprintf(stderr, "dlvk: context full (%u tokens); starting a new conversation\n", session.context());
+        session.reset();
+        ids = tok->encode(line + "\n", true);
+      }
     }
     GenerateStats st = stream(ids);
     unevaluated.clear();

@@ -270,3 +270,30 @@ TEST_CASE("cli: dlvk run --stop ends the text right before a stop string") {
   CHECK(no_tok.exit_code != 0);
   CHECK(no_tok.err.find("tokenizer.json") != std::string::npos);
 }
+
+TEST_CASE("cli: dlvk run -i keeps the first token and the recent half when a new line does not fit") {
+  // Context 40, 16-token replies: line 2 (22 tokens) does not fit beside half the context (new
+  // conversation), line 3 does (the first token and the last 19 stay); --no-context-shift always starts over.
+  const auto shipped = std::filesystem::path(std::getenv("DLVK_SOURCE_DIR")) / "models/default";
+  const auto input = std::filesystem::temp_directory_path() / "dlvk_test_interactive.txt";
+  std::ofstream(input) << "And God said unto Moses\n"
+                          "And the LORD spake unto Moses and Aaron in the land of Egypt saying this month shall be unto you\n"
+                          "Then Jesus answered\n";
+  const std::string run = test::dlvk_bin() + " run --model " + shipped.string() + " -i -n 16 --ctx 40 --temp 0";
+  auto shift = test::run_command(run + " < " + input.string());
+  auto restart = test::run_command(run + " --no-context-shift < " + input.string());
+  std::filesystem::remove(input);
+  INFO("stderr: " << shift.err);
+  REQUIRE(shift.exit_code == 0);
+  REQUIRE(restart.exit_code == 0);
+  auto count = [](const std::string& s, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+    return n;
+  };
+  CHECK(count(shift.err, "starting a new conversation") == 1);
+  CHECK(count(shift.err, "keeping the first token and the last 19") == 1);
+  CHECK(count(restart.err, "starting a new conversation") == 2);
+  CHECK(count(restart.err, "keeping") == 0);
+  CHECK(count(shift.err, "16 generated") == 3);
+}
