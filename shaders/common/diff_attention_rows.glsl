@@ -48,6 +48,9 @@ const float NEG_BIG = -1.0e30;
 // skipped by select, rows past T compute row T - 1 and store nothing.
 layout(constant_id = 4) const uint SG = 8;  // the device's subgroup size = the workgroup size
 const uint FETCHES = (D4 + SG - 1u) / SG;  // texel fetches per lane per K or V row
+#ifndef KBLK
+#define KBLK 8u
+#endif
 
 // Row texels of a KV head at vec4 offset `row` (lane l fetches texels l + f * SG), then texel c of it.
 void fetch_row(bool v, uint row, out vec4 f[FETCHES]) {
@@ -106,29 +109,82 @@ void main() {
   }
 
 #ifdef KV_SHUFFLE
-  for (uint key = it.begin; key < group_end; ++key) {
-    const bool valid = key < it.end;
-    const uint r1 = key * kvs + it.r1, r2 = key * kvs + it.r2;
-    vec4 k1f[FETCHES], k2f[FETCHES], v1f[FETCHES], v2f[FETCHES];
-    fetch_row(false, r1, k1f);
-    fetch_row(false, r2, k2f);
-    fetch_row(true, r1, v1f);
-    fetch_row(true, r2, v2f);
-    vec4 k1[D4], k2[D4];
-    [[unroll]] for (uint c = 0; c < D4; ++c) {
-      k1[c] = ROW_TEXEL(k1f, c);
-      k2[c] = ROW_TEXEL(k2f, c);
+  // Keys in blocks of KBLK: the block's scores first, then one rescale of the accumulators and KBLK
+  // products per element, so the loop-carried state (on lavapipe every update of it is a masked store
+  // to memory) is written once per block instead of once per key. Keys past a row's causal limit (or
+  // past the group's last key, whose row index is clamped) weigh 0.
+  for (uint key0 = it.begin; key0 < group_end; key0 += KBLK) {
+    bool valid[KBLK];
+    float s1[KBLK * P], s2[KBLK * P];
+    vec4 v1f[KBLK * FETCHES], v2f[KBLK * FETCHES];
+    [[unroll]] for (uint j = 0; j < KBLK; ++j) {
+      valid[j] = key0 + j < it.end;
+      const uint key = min(key0 + j, group_end - 1u);
+      const uint r1 = key * kvs + it.r1, r2 = key * kvs + it.r2;
+      vec4 k1f[FETCHES], k2f[FETCHES], vf[FETCHES];
+      fetch_row(false, r1, k1f);
+      fetch_row(false, r2, k2f);
+      fetch_row(true, r1, vf);
+      [[unroll]] for (uint f = 0; f < FETCHES; ++f) v1f[j * FETCHES + f] = vf[f];
+      fetch_row(true, r2, vf);
+      [[unroll]] for (uint f = 0; f < FETCHES; ++f) v2f[j * FETCHES + f] = vf[f];
+      [[unroll]] for (uint u = 0; u < P; ++u) {
+        vec4 d1 = vec4(0.0), d2 = vec4(0.0);
+        [[unroll]] for (uint c = 0; c < D4; ++c) {
+          d1 += q1[u * D4 + c] * ROW_TEXEL(k1f, c);
+          d2 += q2[u * D4 + c] * ROW_TEXEL(k2f, c);
+        }
+        s1[j * P + u] = d1.x + d1.y + d1.z + d1.w;
+        s2[j * P + u] = d2.x + d2.y + d2.z + d2.w;
+      }
     }
+    float f1[P], f2[P], p1[KBLK * P], p2[KBLK * P];
+    [[unroll]] for (uint u = 0; u < P; ++u) {
+      float n1 = m1[u], n2 = m2[u];
+      [[unroll]] for (uint j = 0; j < KBLK; ++j) {
+        n1 = valid[j] ? max(n1, s1[j * P + u]) : n1;
+        n2 = valid[j] ? max(n2, s2[j * P + u]) : n2;
+      }
+      f1[u] = exp(m1[u] - n1);  // rescale of the old state
+      f2[u] = exp(m2[u] - n2);
+      float sum1 = 0.0, sum2 = 0.0;
+      [[unroll]] for (uint j = 0; j < KBLK; ++j) {
+        p1[j * P + u] = valid[j] ? exp(s1[j * P + u] - n1) : 0.0;
+        p2[j * P + u] = valid[j] ? exp(s2[j * P + u] - n2) : 0.0;
+        sum1 += p1[j * P + u];
+        sum2 += p2[j * P + u];
+      }
+      l1[u] = l1[u] * f1[u] + sum1;
+      l2[u] = l2[u] * f2[u] + sum2;
+      m1[u] = n1;
+      m2[u] = n2;
+    }
+    [[unroll]] for (uint half_ = 0; half_ < 2u; ++half_)  // V~ = [v_g1 ; v_g2], used by both maps
+      [[unroll]] for (uint c = 0; c < D4; ++c) {
+        vec4 v[KBLK];
+        [[unroll]] for (uint j = 0; j < KBLK; ++j)
+          v[j] = half_ == 0u ? subgroupShuffle(v1f[j * FETCHES + c / SG], c % SG)
+                             : subgroupShuffle(v2f[j * FETCHES + c / SG], c % SG);
+        [[unroll]] for (uint u = 0; u < P; ++u) {
+          const uint e = u * 2u * D4 + half_ * D4 + c;
+          vec4 b1 = a1[e] * f1[u], b2 = a2[e] * f2[u];
+          [[unroll]] for (uint j = 0; j < KBLK; ++j) {
+            b1 += p1[j * P + u] * v[j];
+            b2 += p2[j * P + u] * v[j];
+          }
+          a1[e] = b1;
+          a2[e] = b2;
+        }
+      }
+  }
 #else
   for (uint key = it.begin; key < it.end; ++key) {
-    const bool valid = true;
     const uint r1 = key * kvs + it.r1, r2 = key * kvs + it.r2;
     vec4 k1[D4], k2[D4];
     [[unroll]] for (uint c = 0; c < D4; ++c) {
       k1[c] = load_k4(r1 + c);
       k2[c] = load_k4(r2 + c);
     }
-#endif
     float f1[P], f2[P], p1[P], p2[P];
     [[unroll]] for (uint u = 0; u < P; ++u) {
       vec4 d1 = vec4(0.0), d2 = vec4(0.0);
@@ -137,40 +193,32 @@ void main() {
         d2 += q2[u * D4 + c] * k2[c];
       }
       const float x1 = d1.x + d1.y + d1.z + d1.w, x2 = d2.x + d2.y + d2.z + d2.w;
-      // A key past this row's causal limit (KV_SHUFFLE) leaves the state as it is.
-      const float n1 = valid ? max(m1[u], x1) : m1[u], n2 = valid ? max(m2[u], x2) : m2[u];
+      const float n1 = max(m1[u], x1), n2 = max(m2[u], x2);
       f1[u] = exp(m1[u] - n1);  // rescale of the old state
       f2[u] = exp(m2[u] - n2);
-      p1[u] = valid ? exp(x1 - n1) : 0.0;
-      p2[u] = valid ? exp(x2 - n2) : 0.0;
+      p1[u] = exp(x1 - n1);
+      p2[u] = exp(x2 - n2);
       l1[u] = l1[u] * f1[u] + p1[u];
       l2[u] = l2[u] * f2[u] + p2[u];
       m1[u] = n1;
       m2[u] = n2;
     }
     [[unroll]] for (uint c = 0; c < D4; ++c) {  // v_g1: columns [0, d) of V~, used by both maps
-#ifdef KV_SHUFFLE
-      const vec4 v = ROW_TEXEL(v1f, c);
-#else
       const vec4 v = load_v4(r1 + c);
-#endif
       [[unroll]] for (uint u = 0; u < P; ++u) {
         a1[u * 2u * D4 + c] = a1[u * 2u * D4 + c] * f1[u] + p1[u] * v;
         a2[u * 2u * D4 + c] = a2[u * 2u * D4 + c] * f2[u] + p2[u] * v;
       }
     }
     [[unroll]] for (uint c = 0; c < D4; ++c) {  // v_g2: columns [d, 2d)
-#ifdef KV_SHUFFLE
-      const vec4 v = ROW_TEXEL(v2f, c);
-#else
       const vec4 v = load_v4(r2 + c);
-#endif
       [[unroll]] for (uint u = 0; u < P; ++u) {
         a1[u * 2u * D4 + D4 + c] = a1[u * 2u * D4 + D4 + c] * f1[u] + p1[u] * v;
         a2[u * 2u * D4 + D4 + c] = a2[u * 2u * D4 + D4 + c] * f2[u] + p2[u] * v;
       }
     }
   }
+#endif
 
 #ifdef KV_SHUFFLE
   if (!row_valid) return;
