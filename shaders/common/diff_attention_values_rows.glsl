@@ -11,6 +11,9 @@ layout(binding = 4) writeonly buffer OutBuf { float out_y[]; };
 layout(binding = 5) writeonly buffer PartBuf { float part[]; };
 layout(binding = 6) readonly buffer Scores { vec2 scores[]; };
 layout(binding = 7) readonly buffer Stats { vec4 stats[]; };
+#ifndef VKB
+#define VKB 4u
+#endif
 
 void main() {
   Item it;
@@ -38,22 +41,32 @@ void main() {
 
   vec4 a[P * 2u * D4];  // pair u: a[u * 2 D4 ..]
   [[unroll]] for (uint c = 0; c < P * 2u * D4; ++c) a[c] = vec4(0.0);
-  for (uint key = it.begin; key < it.end; ++key) {
-    const uint sc = score_index(it, key);
-    float w[P];
-    [[unroll]] for (uint u = 0; u < P; ++u) {
-      const vec2 x = scores[sc + u];
-      w[u] = exp(x.x - M1[u]) * i1[u] - exp(x.y - M2[u]) * i2[u];
+  // Keys in blocks of VKB: the accumulators (loop-carried: on lavapipe every update of one is a masked
+  // store) are written once per block; keys past the split's end weigh 0 (their row index clamped).
+  for (uint key0 = it.begin; key0 < it.end; key0 += VKB) {
+    float w[VKB * P];
+    uint r1[VKB], r2[VKB];
+    [[unroll]] for (uint j = 0; j < VKB; ++j) {
+      const uint key = min(key0 + j, it.end - 1u);
+      const uint sc = score_index(it, key);
+      [[unroll]] for (uint u = 0; u < P; ++u) {
+        const vec2 x = scores[sc + u];
+        const float wt = exp(x.x - M1[u]) * i1[u] - exp(x.y - M2[u]) * i2[u];
+        w[j * P + u] = key0 + j < it.end ? wt : 0.0;
+      }
+      r1[j] = key * kvs + it.r1;
+      r2[j] = key * kvs + it.r2;
     }
-    const uint r1 = key * kvs + it.r1, r2 = key * kvs + it.r2;
-    [[unroll]] for (uint c = 0; c < D4; ++c) {  // v_g1: columns [0, d) of V~
-      const vec4 v = load_v4(r1 + c);
-      [[unroll]] for (uint u = 0; u < P; ++u) a[u * 2u * D4 + c] += w[u] * v;
-    }
-    [[unroll]] for (uint c = 0; c < D4; ++c) {  // v_g2: columns [d, 2d)
-      const vec4 v = load_v4(r2 + c);
-      [[unroll]] for (uint u = 0; u < P; ++u) a[u * 2u * D4 + D4 + c] += w[u] * v;
-    }
+    [[unroll]] for (uint half_ = 0; half_ < 2u; ++half_)  // v_g1: columns [0, d) of V~, v_g2: [d, 2d)
+      [[unroll]] for (uint c = 0; c < D4; ++c) {
+        vec4 v[VKB];
+        [[unroll]] for (uint j = 0; j < VKB; ++j) v[j] = load_v4((half_ == 0u ? r1[j] : r2[j]) + c);
+        [[unroll]] for (uint u = 0; u < P; ++u) {
+          vec4 b = a[u * 2u * D4 + half_ * D4 + c];
+          [[unroll]] for (uint j = 0; j < VKB; ++j) b += w[j * P + u] * v[j];
+          a[u * 2u * D4 + half_ * D4 + c] = b;
+        }
+      }
   }
 
   // (u unrolled too: a dynamic index would move the accumulators out of registers)
