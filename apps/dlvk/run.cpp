@@ -144,9 +144,7 @@ void run(const RunOptions& options) {
       // if the new line fits beside them; otherwise a new conversation.
       const size_t half = session.context() / 2;
       if (!o.no_context_shift && session.position() > 0 && ids.size() + 1 + half <= session.context()) {
-        const auto cache = session.tokens();
-        std::vector<int32_t> kept{cache[0]};
-        kept.insert(kept.end(), cache.end() - std::min(cache.size() - 1, half - 1), cache.end());
+        const std::vector<int32_t> kept = context_shift_tokens(session.tokens(), 1, uint32_t(half));
         std::fprintf(stderr, "dlvk: context full (%u tokens); keeping the first token and the last %zu\n",
                      session.context(), kept.size() - 1);
         session.reset();

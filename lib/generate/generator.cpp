@@ -16,6 +16,14 @@ const char* stop_reason_name(StopReason r) {
   return "?";
 }
 
+std::vector<int32_t> context_shift_tokens(std::span<const int32_t> cache, uint32_t keep_first, uint32_t total) {
+  const size_t first = std::min<size_t>({keep_first, total, cache.size()});
+  const size_t recent = std::min<size_t>(total - first, cache.size() - first);
+  std::vector<int32_t> kept(cache.begin(), cache.begin() + first);
+  kept.insert(kept.end(), cache.end() - recent, cache.end());
+  return kept;
+}
+
 GenerateStats generate(Session& session, std::span<const int32_t> prompt, const GenerateOptions& options,
                        const TokenCallback& on_token) {
   using clock = std::chrono::steady_clock;
@@ -23,7 +31,6 @@ GenerateStats generate(Session& session, std::span<const int32_t> prompt, const 
   GenerateStats st;
   Sampler sampler(options.sampling);
   std::vector<int32_t> history(prompt.begin(), prompt.end());
-  std::vector<int32_t> shifted;  // a context shift's tokens
   const uint32_t need = sampler.candidates_needed();
   st.gpu_top_k = options.gpu_sampling && need <= Session::max_top_k ? need : 0;
   std::span<const float> logits;
@@ -59,9 +66,7 @@ GenerateStats generate(Session& session, std::span<const int32_t> prompt, const 
         st.stop = StopReason::context_full;
         break;
       }
-      auto cache = session.tokens();
-      shifted.assign(cache.begin(), cache.begin() + keep);
-      shifted.insert(shifted.end(), cache.end() - recent, cache.end());
+      std::vector<int32_t> shifted = context_shift_tokens(session.tokens(), keep, keep + recent);
       shifted.push_back(id);
       session.reset();
       eval(shifted);

@@ -45,6 +45,10 @@ struct GenerateStats {
 // Called with each generated id; return false to stop (StopReason::cancelled).
 using TokenCallback = std::function<bool(int32_t id)>;
 
+// The tokens a context shift keeps of `cache`: its first min(keep_first, total) and then the most recent
+// ones, `total` in all (fewer when the cache is shorter).
+std::vector<int32_t> context_shift_tokens(std::span<const int32_t> cache, uint32_t keep_first, uint32_t total);
+
 // Runs `prompt` at the session's current position, then generates. The session keeps the prompt
 // and generated tokens in its KV cache (so a conversation can continue).
 GenerateStats generate(Session& session, std::span<const int32_t> prompt, const GenerateOptions& options,

@@ -28,8 +28,8 @@ struct RowComparison {
   bool same_top;
 };
 
-RowComparison compare_rows(std::span<const float> p, std::span<const float> q) {
-  const double lse_p = log_sum_exp(p), lse_q = log_sum_exp(q);
+// lse_p, lse_q: log_sum_exp of each (already computed for the rows' NLLs).
+RowComparison compare_rows(std::span<const float> p, double lse_p, std::span<const float> q, double lse_q) {
   double kl = 0;
   for (size_t v = 0; v < p.size(); ++v) {
     const double lp = double(p[v]) - lse_p;
@@ -103,16 +103,16 @@ PerplexityResult perplexity(Session& session, std::span<const int32_t> ids, cons
       for (uint64_t i = 0; i < count; ++i) {
         const uint64_t target_index = s + row + i + 1 - prefix;
         const auto l = std::span(logits).subspan(i * V, V);
-        const double nll = token_nll(l, ids[target_index]);
+        const double lse = log_sum_exp(l), nll = lse - double(l[size_t(ids[target_index])]);
         if (std::isnan(nll)) fail(Status::internal, "logits contain NaN (window {}, token {})", w.index, target_index);
         w.nll_sum += nll;
         if (!base) continue;
         const auto b = std::span(base_logits).subspan(i * V, V);
-        const double base_nll = token_nll(b, ids[target_index]);
+        const double base_lse = log_sum_exp(b), base_nll = base_lse - double(b[size_t(ids[target_index])]);
         if (std::isnan(base_nll))
           fail(Status::internal, "the base model's logits contain NaN (window {}, token {})", w.index, target_index);
         w.base_nll_sum += base_nll;
-        const RowComparison c = compare_rows(b, l);
+        const RowComparison c = compare_rows(b, base_lse, l, lse);
         w.kl_sum += c.kl;
         r.kl_max = std::max(r.kl_max, c.kl);
         r.top1_same += c.same_top;
