@@ -94,9 +94,9 @@ void perplexity_command(const PerplexityCliOptions& o) {
                         {"device", device->caps().device_name}};
     if (r.compared) {
       j["base_perplexity"] = r.base_perplexity();
-      j["kl_mean"] = r.kl_sum / double(r.tokens());
+      j["kl_mean"] = r.kl_mean();
       j["kl_max"] = r.kl_max;
-      j["top1_agreement"] = double(r.top1_same) / double(r.tokens());
+      j["top1_agreement"] = r.top1_agreement();
     }
     std::printf("%s\n", j.dump().c_str());
     return;
@@ -111,7 +111,7 @@ void perplexity_command(const PerplexityCliOptions& o) {
     std::printf("base %s: perplexity %.3f (this model %+.3f%%), KL(base || this) mean %.6f max %.6f nats/token, "
                 "same top token %.2f%%\n",
                 o.kl_base.c_str(), r.base_perplexity(), (r.perplexity() / r.base_perplexity() - 1) * 100,
-                r.kl_sum / double(r.tokens()), r.kl_max, 100.0 * double(r.top1_same) / double(r.tokens()));
+                r.kl_mean(), r.kl_max, 100.0 * r.top1_agreement());
 }
 
 RegisterCommand reg([](CLI::App& app) {

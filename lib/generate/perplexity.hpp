@@ -48,6 +48,8 @@ struct PerplexityResult {
   double mean_nll() const;
   double perplexity() const;
   double base_perplexity() const;
+  double kl_mean() const { return tokens() ? kl_sum / double(tokens()) : 0.0; }
+  double top1_agreement() const { return tokens() ? double(top1_same) / double(tokens()) : 0.0; }
 };
 
 // log(sum(exp(logits))) in double precision (NaN if the logits hold a NaN or +infinity).
