@@ -49,6 +49,9 @@ void score(const ScoreOptions& o) {
   auto device = o.dev.open();
   auto model = load_model(*device, o.model, false, o.dev.weight_quant());
   const auto& cfg = model->config();
+  if (int64_t(ids.size()) > cfg.max_position_embeddings)
+    std::fprintf(stderr, "dlvk: warning: %zu tokens, more than the model's max_position_embeddings (%lld); "
+                 "`dlvk perplexity` scores long texts in windows\n", ids.size(), (long long)cfg.max_position_embeddings);
   uint32_t ctx = o.ctx ? o.ctx : std::max<uint32_t>(uint32_t(ids.size()), uint32_t(std::min<int64_t>(cfg.max_position_embeddings, 4096)));
   if (o.batch == 0) fail(Status::invalid_argument, "--batch must be at least 1");
   Session session(*model, {.context = ctx, .batch = o.batch});

@@ -297,6 +297,20 @@ TEST_CASE("cli: dlvk score --prompt / --file score the ids `dlvk tokenize` gives
   CHECK(joined == "In the beginning God created\\tthe heaven\\n");
   // The prompt is a prefix of the file's text: its rows are the file's first rows.
   CHECK(by_file.out.rfind(by_prompt.out.substr(0, by_prompt.out.find("tokens "))) == 0);
+  // Longer than the model's positions (256): scored, with a warning that points to `dlvk perplexity`.
+  {
+    std::ifstream held(shipped / "heldout.txt", std::ios::binary);
+    std::string head(3000, '\0');
+    held.read(head.data(), std::streamsize(head.size()));
+    const auto long_file = std::filesystem::temp_directory_path() / "dlvk_test_score_long.txt";
+    std::ofstream(long_file, std::ios::binary) << head;
+    auto long_run = test::run_command(score + " -f " + long_file.string());
+    std::filesystem::remove(long_file);
+    CHECK(long_run.exit_code == 0);
+    CHECK(long_run.err.find("warning: ") != std::string::npos);
+    CHECK(long_run.err.find("dlvk perplexity") != std::string::npos);
+    CHECK(by_file.err.find("warning") == std::string::npos);
+  }
   // `dlvk run -f` generates from the file's text as from the same --prompt.
   const auto prompt_file = std::filesystem::temp_directory_path() / "dlvk_test_run_prompt.txt";
   std::ofstream(prompt_file, std::ios::binary) << "In the beginning God created";
