@@ -184,7 +184,8 @@ RegisterCommand reg([](CLI::App& app) {
   sub->add_flag("-i,--interactive", o->interactive, "read prompts line by line, keep the conversation; Ctrl-D quits");
   sub->add_option("--stop", o->stops,
                   "stop when the generated text contains this string (repeatable; \\n, \\t, \\\\ are read as escapes); "
-                  "the text ends before it");
+                  "the text ends before it")
+      ->allow_extra_args(false);  // one string per --stop: a stray word is an error, not another stop
   sub->add_flag("--no-context-shift", o->no_context_shift,
                 "stop when the context is full (default: keep the first token and the last half-context, go on)");
   sub->add_flag("-q,--quiet", o->quiet, "no progress bar or summary line");

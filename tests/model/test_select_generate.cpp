@@ -263,8 +263,9 @@ TEST_CASE("cli: dlvk run --stop ends the text right before a stop string") {
   REQUIRE(ids.exit_code == 0);
   CHECK(ids.err.find("stop: stop string") != std::string::npos);
   CHECK(std::count(ids.out.begin(), ids.out.end(), ',') < 39);
-  // Errors: an empty stop string; a model without a tokenizer.
+  // Errors: an empty stop string; a stray word after one (one string per --stop); a model without a tokenizer.
   CHECK(test::run_command(run + " --stop ''").exit_code != 0);
+  CHECK(test::run_command(run + " --stop Behold thee").exit_code != 0);
   auto no_tok = test::run_command(test::dlvk_bin() + " run --model " + (test::test_data() / "gqa").string() +
                                   " --ids 1,2 -n 3 --stop x");
   CHECK(no_tok.exit_code != 0);
