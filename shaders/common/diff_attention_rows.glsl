@@ -116,18 +116,16 @@ void main() {
   for (uint key0 = it.begin; key0 < group_end; key0 += KBLK) {
     bool valid[KBLK];
     float s1[KBLK * P], s2[KBLK * P];
-    vec4 v1f[KBLK * FETCHES], v2f[KBLK * FETCHES];
+    vec4 v1f[KBLK][FETCHES], v2f[KBLK][FETCHES];
     [[unroll]] for (uint j = 0; j < KBLK; ++j) {
       valid[j] = key0 + j < it.end;
       const uint key = min(key0 + j, group_end - 1u);
       const uint r1 = key * kvs + it.r1, r2 = key * kvs + it.r2;
-      vec4 k1f[FETCHES], k2f[FETCHES], vf[FETCHES];
+      vec4 k1f[FETCHES], k2f[FETCHES];
       fetch_row(false, r1, k1f);
       fetch_row(false, r2, k2f);
-      fetch_row(true, r1, vf);
-      [[unroll]] for (uint f = 0; f < FETCHES; ++f) v1f[j * FETCHES + f] = vf[f];
-      fetch_row(true, r2, vf);
-      [[unroll]] for (uint f = 0; f < FETCHES; ++f) v2f[j * FETCHES + f] = vf[f];
+      fetch_row(true, r1, v1f[j]);
+      fetch_row(true, r2, v2f[j]);
       [[unroll]] for (uint u = 0; u < P; ++u) {
         vec4 d1 = vec4(0.0), d2 = vec4(0.0);
         [[unroll]] for (uint c = 0; c < D4; ++c) {
@@ -163,8 +161,7 @@ void main() {
       [[unroll]] for (uint c = 0; c < D4; ++c) {
         vec4 v[KBLK];
         [[unroll]] for (uint j = 0; j < KBLK; ++j)
-          v[j] = half_ == 0u ? subgroupShuffle(v1f[j * FETCHES + c / SG], c % SG)
-                             : subgroupShuffle(v2f[j * FETCHES + c / SG], c % SG);
+          v[j] = half_ == 0u ? ROW_TEXEL(v1f[j], c) : ROW_TEXEL(v2f[j], c);
         [[unroll]] for (uint u = 0; u < P; ++u) {
           const uint e = u * 2u * D4 + half_ * D4 + c;
           vec4 b1 = a1[e] * f1[u], b2 = a2[e] * f2[u];
