@@ -92,9 +92,8 @@ void run(const RunOptions& options) {
       std::fflush(stdout);
       return !stops.matched();
     });
-    if (dec && !stops.matched()) {
-      std::string rest = stops.push(dec->flush());
-      rest += stops.flush();
+    if (dec) {
+      const std::string rest = stops.finish(dec->flush());
       if (text_out) std::fwrite(rest.data(), 1, rest.size(), stdout);
     }
     if (stops.matched() && st.stop == StopReason::cancelled) st.stop = StopReason::stop_string;

@@ -200,9 +200,8 @@ dlvk_status dlvk_generate(dlvk_context* context, const int32_t* prompt, size_t p
       piece = stops.push(piece);
       return !(callback && callback(id, piece.c_str(), piece.size(), user_data)) && !stops.matched();
     });
-    if (dec && !stops.matched()) {
-      std::string tail = stops.push(dec->flush());
-      tail += stops.flush();
+    if (dec) {
+      const std::string tail = stops.finish(dec->flush());
       if (!tail.empty() && callback) callback(-1, tail.c_str(), tail.size(), user_data);
     }
     if (stops.matched() && st.stop == StopReason::cancelled) st.stop = StopReason::stop_string;

@@ -16,6 +16,8 @@ class StopStrings {
   std::string push(std::string_view text);
   // The text still held back (none after a match).
   std::string flush();
+  // At the end of generation: push(rest) (e.g. a stream decoder's flushed text), then flush().
+  std::string finish(std::string_view rest) { return push(rest) + flush(); }
   bool matched() const { return matched_ >= 0; }
   const std::string& match() const;  // the stop string found (matched() only)
 

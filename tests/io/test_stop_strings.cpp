@@ -30,6 +30,7 @@ TEST_CASE("stop strings: the text ends before the first stop string, also across
   CHECK(a.match() == "\n\n");
   CHECK(a.push("later") == "");
   CHECK(a.flush() == "");
+  CHECK(a.finish("rest") == "");  // nothing after a match
 
   StopStrings b({"END"});
   CHECK(stream(b, {"abcE", "N", "Dxyz"}) == "abc");
@@ -46,7 +47,7 @@ TEST_CASE("stop strings: the text ends before the first stop string, also across
 
   StopStrings partial({"abc"});  // a stop string's start at the very end is shown by flush()
   CHECK(partial.push("xxab") == "xx");
-  CHECK(partial.flush() == "ab");
+  CHECK(partial.finish("") == "ab");
   CHECK_FALSE(partial.matched());
 }
 
