@@ -57,6 +57,12 @@ void bench(const BenchOptions& o) {
   const std::string host = !caps.cpu_quirks ? std::string()
                                             : fmt::format("{} host, decode matmuls {}", caps.host_cpu_vendor,
                                                           split_k ? "split_k" : "rows");
+  // Prefill's matmul kernel (GPUs: tiled, or coopmat with DLVK_COOPMAT=1 where the device has cooperative
+  // matrices; "(emulated)" with DLVK_COOPMAT=emulate on a device without).
+  const ops::MatmulVariant prefill_variant = model->prefill_matmul(session.batch());
+  const std::string prefill_matmul =
+      std::string(ops::matmul_variant_name(prefill_variant)) +
+      (prefill_variant == ops::MatmulVariant::coopmat && !caps.cooperative_matrix() ? " (emulated)" : "");
   // tg is greedy generation: each token's argmax is the next input. With --sampling gpu (default) the
   // argmax is taken on the GPU (Session::eval_top_k: one id read back), as generate() does for greedy
   // sampling; with cpu the whole logits row is read back and the CPU sampler picks; both alternates
@@ -73,8 +79,8 @@ void bench(const BenchOptions& o) {
                 host.empty() ? "" : " on ", host.c_str(),
                 session.decode_dispatches(modes[0] ? 0 : 1), session.decode_dispatches(modes[0] ? 0 : 1, true),
                 SessionOptions{}.split_attention_from,
-                o.n_prompt > 0 ? fmt::format("prefill: {} dispatches per chunk of {}, ", session.prefill_dispatches(session.batch()),
-                                             session.batch()).c_str()
+                o.n_prompt > 0 ? fmt::format("prefill: {} dispatches per chunk of {} ({} matmuls), ",
+                                             session.prefill_dispatches(session.batch()), session.batch(), prefill_matmul).c_str()
                                : "",
                 o.sampling == "gpu" ? "GPU top-k" : o.sampling == "cpu" ? "CPU (full logits row)" : "GPU top-k vs CPU");
   Sampler greedy({.temperature = 0, .top_k = 1});
@@ -117,7 +123,10 @@ void bench(const BenchOptions& o) {
         if (o.peak_gbps > 0) j["peak_bandwidth_fraction"] = weights_gbps(mean) / o.peak_gbps;
       }
       j["decode_dispatches"] = session.decode_dispatches(modes[0] ? 0 : 1);
-      if (n_prompt > 0) j["prefill_dispatches"] = session.prefill_dispatches(session.batch());
+      if (n_prompt > 0) {
+        j["prefill_dispatches"] = session.prefill_dispatches(session.batch());
+        j["prefill_matmul"] = prefill_matmul;
+      }
       if (caps.cpu_quirks) {
         j["host_cpu"] = caps.host_cpu_vendor;
         j["decode_matmul"] = split_k ? "split_k" : "rows";

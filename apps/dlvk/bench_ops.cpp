@@ -219,15 +219,20 @@ void bench_matmul(Bench& b) {
   const Format formats[] = {{DType::f32, ops::Quant::none, "f32"}, {DType::f16, ops::Quant::none, "f16"},
                             {DType::bf16, ops::Quant::none, "bf16"}, {DType::f16, ops::Quant::q8_0, "q8_0"},
                             {DType::f16, ops::Quant::q4_0, "q4_0"}};
+  // Cooperative matrices only where the device has them (their emulation's speed means nothing).
+  const bool coopmat = b.device().caps().cooperative_matrix();
   for (uint32_t M : {1u, 128u})
-    for (int kind = 0; kind < 3; ++kind)
+    for (int kind = 0; kind < 4; ++kind)
     for (const Format& f : formats)
       for (const auto& s : shapes) {
-        // GPU kernels (matvec for M=1, tiled otherwise) and the CPU devices' two kernels.
+        // GPU kernels (matvec for M=1, tiled otherwise; coopmat), the CPU devices' two kernels.
+        if (kind == 3 && (M == 1 || !coopmat)) continue;
         const bool gpu = kind == 0;
         ops::MatmulVariant variant = gpu ? (M == 1 ? ops::MatmulVariant::matvec : ops::MatmulVariant::tiled)
-                                         : kind == 1 ? ops::MatmulVariant::subgroup_k : ops::MatmulVariant::rows;
+                                         : kind == 1 ? ops::MatmulVariant::subgroup_k
+                                         : kind == 2 ? ops::MatmulVariant::rows : ops::MatmulVariant::coopmat;
         std::string op = gpu ? (M == 1 ? "matvec" : "matmul.tiled")
+                             : kind == 3 ? "matmul.coopmat"
                              : std::string(M == 1 ? "matvec." : "matmul.") + (kind == 1 ? "subgroup_k" : "rows");
         Row r{op, f.label, fmt::format("M={} N={} K={}", M, s.N, s.K)};
         r.flops = 2.0 * M * s.N * s.K;

@@ -40,6 +40,11 @@ const char* cpu_matvec_name(dlvk::vk::Capabilities::CpuMatvec m) {
   return m == M::split_k ? "split_k" : m == M::rows ? "rows" : "by_residency";
 }
 
+const char* coopmat_use_name(dlvk::vk::Capabilities::CoopmatUse u) {
+  using U = dlvk::vk::Capabilities::CoopmatUse;
+  return u == U::on ? "on" : u == U::emulate ? "emulate" : "off";
+}
+
 nlohmann::ordered_json caps_json(const dlvk::vk::Capabilities& c) {
   nlohmann::ordered_json heaps = nlohmann::ordered_json::array();
   for (const auto& h : c.heaps) heaps.push_back({{"size", h.size}, {"device_local", h.device_local}});
@@ -53,6 +58,8 @@ nlohmann::ordered_json caps_json(const dlvk::vk::Capabilities& c) {
       {"shader_int8", c.shader_int8},
       {"storage_16bit", c.storage_16bit},
       {"integer_dot_product", c.integer_dot_product},
+      {"cooperative_matrix", c.cooperative_matrix() ? fmt::format("NV {}x{}x{} f16 -> f32", c.coopmat_m, c.coopmat_n, c.coopmat_k) : ""},
+      {"coopmat_use", coopmat_use_name(c.coopmat_use)},
       {"max_shared_memory", c.max_shared_memory},
       {"max_storage_buffer_range", c.max_storage_buffer_range},
       {"max_allocation_size", c.max_allocation_size},
@@ -78,6 +85,12 @@ void print_caps(const dlvk::vk::Capabilities& c) {
   std::printf("  arithmetic        float16 %s, int8 %s, integer dot product %s\n", yes(c.shader_float16),
               yes(c.shader_int8), yes(c.integer_dot_product));
   std::printf("  16-bit storage    %s\n", yes(c.storage_16bit));
+  using Use = dlvk::vk::Capabilities::CoopmatUse;
+  if (c.cooperative_matrix())
+    std::printf("  coop. matrices    VK_NV_cooperative_matrix %ux%ux%u f16 -> f32; prefill uses them: %s\n", c.coopmat_m,
+                c.coopmat_n, c.coopmat_k, c.coopmat_use == Use::off ? "no (DLVK_COOPMAT=1 turns them on)" : "yes");
+  else
+    std::printf("  coop. matrices    no%s\n", c.coopmat_use == Use::emulate && !c.cpu_quirks ? " (DLVK_COOPMAT=emulate: prefill emulates them)" : "");
   std::printf("  shared memory     %s per workgroup\n", bytes_string(c.max_shared_memory).c_str());
   std::printf("  storage buffer    range %s, offset alignment %llu bytes\n", bytes_string(c.max_storage_buffer_range).c_str(),
               (unsigned long long)c.min_storage_buffer_offset_alignment);

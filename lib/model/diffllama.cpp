@@ -135,6 +135,13 @@ std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const
   return m;
 }
 
+ops::MatmulVariant Model::prefill_matmul(uint32_t tokens) const {
+  ops::MatmulArgs a;
+  a.w = &layers_.at(0).o;
+  a.M = tokens;
+  return ops::resolve_matmul_variant(device_.caps(), a);
+}
+
 uint64_t Model::decode_weight_bytes() const {
   uint64_t b = (tied_ ? embed_ : lm_head_).bytes();
   for (const Layer& l : layers_) b += l.qkv.bytes() + l.o.bytes() + l.gate_up.bytes() + l.down.bytes();

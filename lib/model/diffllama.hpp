@@ -14,6 +14,7 @@
 #include "dlvk/checkpoint.hpp"
 #include "dlvk/model_config.hpp"
 #include "dlvk/sampler.hpp"
+#include "ops/matmul.hpp"
 #include "ops/weights.hpp"
 #include "vk/device.hpp"
 #include "vk/recorder.hpp"
@@ -43,6 +44,8 @@ class Model {
   // of which it reads one row, unless the head is tied to it). Times tokens/s: the decode's bandwidth.
   uint64_t decode_weight_bytes() const;
   ops::Quant quant() const { return quant_; }
+  // The matmul kernel a prefill chunk of `tokens` rows runs (on this device, with $DLVK_COOPMAT).
+  ops::MatmulVariant prefill_matmul(uint32_t tokens) const;
   const std::vector<float>& lambdas() const { return lambdas_; }
 
  private:

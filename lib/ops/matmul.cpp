@@ -1,6 +1,7 @@
 #include "ops/matmul.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace dlvk::ops {
 
@@ -46,6 +47,29 @@ TiledConfig tiled_config(const vk::Capabilities& caps) {
   return {32, 32, 16, 4, 4};  // 64 invocations, 4 KiB shared: fits every Vulkan 1.1 device
 }
 
+// The cooperative-matrix kernel (common/matmul_coopmat.glsl): 2 x 2 subgroups, each 32 x 32 outputs in
+// matrices of the device's shape (emulated: 16 x 16), K slices of 32.
+struct CoopmatConfig {
+  uint32_t sg_m = 2, sg_n = 2, wm = 0, wn = 0, bk = 32, cm_m = 16, cm_n = 16, cm_k = 16, sgs = 0;
+  uint32_t bm() const { return sg_m * wm * cm_m; }
+  uint32_t bn() const { return sg_n * wn * cm_n; }
+  uint32_t threads() const { return sg_m * sg_n * sgs; }
+  uint32_t shared_bytes() const { return (bm() + bn()) * (bk + 8) * 2 + bm() * (bn() + 4) * 4 + bm() * 4; }
+};
+
+CoopmatConfig coopmat_config(const vk::Capabilities& caps) {
+  CoopmatConfig c;
+  if (caps.cooperative_matrix()) {
+    c.cm_m = caps.coopmat_m;
+    c.cm_n = caps.coopmat_n;
+    c.cm_k = caps.coopmat_k;
+  }
+  c.wm = 32 / c.cm_m;
+  c.wn = 32 / c.cm_n;
+  c.sgs = std::max<uint32_t>(1, caps.subgroup_size);
+  return c;
+}
+
 // CPU devices: workgroups per thread below which a kernel shrinks its workgroups (lavapipe runs each
 // workgroup on one thread; a 16-thread desktop would otherwise idle on small matrices).
 constexpr uint64_t kWorkgroupsPerThread = 2;
@@ -56,6 +80,25 @@ bool all_texel_bindable(const vk::Capabilities& caps, const MatmulArgs& a) {
 }
 
 }  // namespace
+
+const char* matmul_variant_name(MatmulVariant v) {
+  switch (v) {
+    case MatmulVariant::tiled: return "tiled";
+    case MatmulVariant::matvec: return "matvec";
+    case MatmulVariant::subgroup_k: return "subgroup_k";
+    case MatmulVariant::rows: return "rows";
+    case MatmulVariant::coopmat: return "coopmat";
+    default: return "automatic";
+  }
+}
+
+// The coopmat kernel (or its emulation) needs subgroup sums (NORM's pass), f16 arithmetic (the staged
+// slices), the tile's shared memory and invocations.
+bool coopmat_runs(const vk::Capabilities& caps) {
+  const CoopmatConfig c = coopmat_config(caps);
+  return caps.subgroup_arithmetic && caps.shader_float16 && c.shared_bytes() <= caps.max_shared_memory &&
+         c.threads() <= caps.max_workgroup_invocations;
+}
 
 bool cpu_decode_splits_k(const vk::Capabilities& caps, uint64_t stream_bytes, bool quantized) {
   switch (caps.cpu_matvec) {
@@ -76,8 +119,14 @@ MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulA
     const bool split_k = a.M < 4 && cpu_decode_splits_k(caps, a.stream_bytes ? a.stream_bytes : a.w->bytes(),
                                                          a.w->quant != Quant::none);
     if (caps.cpu_quirks) v = split_k ? MatmulVariant::subgroup_k : MatmulVariant::rows;
-    else v = a.M <= 2 ? MatmulVariant::matvec : MatmulVariant::tiled;
+    else if (a.M <= 2) v = MatmulVariant::matvec;
+    else {
+      using U = vk::Capabilities::CoopmatUse;
+      const bool coop = caps.coopmat_use == U::emulate || (caps.coopmat_use == U::on && caps.cooperative_matrix());
+      v = coop ? MatmulVariant::coopmat : MatmulVariant::tiled;
+    }
   }
+  if (v == MatmulVariant::coopmat && !coopmat_runs(caps)) v = MatmulVariant::tiled;
   const bool subgroup_k_ok = all_texel_bindable(caps, a) && caps.subgroup_arithmetic && rows_vectorized(a);
   if (v == MatmulVariant::subgroup_k && !subgroup_k_ok) v = MatmulVariant::rows;
   return v;
@@ -95,7 +144,8 @@ bool matmul_fuses_glu(const vk::Capabilities& caps, const MatmulArgs& a) {
     case MatmulVariant::matvec: return true;  // one gate/up pair per workgroup
     case MatmulVariant::subgroup_k: return subgroup_k_columns(a) % pair == 0;
     case MatmulVariant::rows: return G == 8 && rows_block(a).cols % 2 == 0;  // lane columns stride 8
-    case MatmulVariant::tiled: return G == 8;  // an invocation's columns pair up 8 apart
+    case MatmulVariant::tiled:
+    case MatmulVariant::coopmat: return G == 8;  // output columns pair up 8 apart
     default: return false;
   }
 }
@@ -111,7 +161,8 @@ bool matmul_fuses_rope(const vk::Capabilities& caps, const MatmulArgs& a) {
     case MatmulVariant::matvec: return true;
     case MatmulVariant::subgroup_k: return subgroup_k_columns(a) % 16 == 0;
     case MatmulVariant::rows: return all_texel_bindable(caps, a) && rows_block(a).cols % 2 == 0;
-    case MatmulVariant::tiled: return true;
+    case MatmulVariant::tiled:
+    case MatmulVariant::coopmat: return true;
     default: return false;
   }
 }
@@ -189,6 +240,15 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
            nbind, sizeof(MatmulPush)};
     gx_rows = rows;
     gy = a.M;
+  } else if (v == MatmulVariant::coopmat) {
+    const CoopmatConfig c = coopmat_config(caps);
+    const uint32_t glu_code = a.glu == Glu::silu ? 1u : a.glu == Glu::gelu ? 2u : 0u;
+    key = {std::string("matmul_coopmat") + (caps.cooperative_matrix() ? "" : "_emu") + suffix,
+           {c.threads(), c.sg_m, c.sg_n, c.wm, c.wn, c.bk, c.cm_m, c.cm_n, c.cm_k, c.sgs, w.format_code(), has_bias,
+            a.accumulate, norm, glu_code},
+           nbind, sizeof(MatmulPush)};
+    gx_rows = c.bn();
+    gy = (a.M + c.bm() - 1) / c.bm();
   } else {
     TiledConfig t = tiled_config(caps);
     const uint32_t glu_code = a.glu == Glu::silu ? 1u : a.glu == Glu::gelu ? 2u : 0u;

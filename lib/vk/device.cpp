@@ -84,6 +84,15 @@ Capabilities::CpuMatvec cpu_matvec_from_env() {
   fail(Status::invalid_argument, "DLVK_CPU_MATVEC='{}' is not a decode matmul choice (known: by_residency, split_k, rows)", v);
 }
 
+Capabilities::CoopmatUse coopmat_use_from_env() {
+  using U = Capabilities::CoopmatUse;
+  const char* v = std::getenv("DLVK_COOPMAT");
+  if (!v || !*v || std::strcmp(v, "0") == 0) return U::off;
+  if (std::strcmp(v, "1") == 0) return U::on;
+  if (std::strcmp(v, "emulate") == 0) return U::emulate;
+  fail(Status::invalid_argument, "DLVK_COOPMAT='{}' is not a cooperative-matrix choice (known: 0, 1, emulate)", v);
+}
+
 bool env_flag(const char* name, bool fallback) {
   const char* v = std::getenv(name);
   if (!v || !*v) return fallback;
@@ -190,8 +199,31 @@ Capabilities query_caps(VkPhysicalDevice pd, const std::vector<std::string>& ext
   feats2.pNext = &s16;
   bool has_f16i8 = c.api_version >= VK_API_VERSION_1_2 || contains(exts, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
   if (has_f16i8) s16.pNext = &f16i8;
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmat{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  const bool has_coopmat = contains(exts, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME) &&
+                           vkGetPhysicalDeviceCooperativeMatrixPropertiesNV != nullptr;
+  if (has_coopmat) {
+    coopmat.pNext = feats2.pNext;
+    feats2.pNext = &coopmat;
+  }
   vkGetPhysicalDeviceFeatures2(pd, &feats2);
   c.shader_float16 = has_f16i8 && f16i8.shaderFloat16;
+  if (has_coopmat && coopmat.cooperativeMatrix && c.shader_float16 && c.subgroup_arithmetic) {
+    // f16 A and B, f32 C and D, subgroup scope; the largest N of the shapes with m = k = 16.
+    uint32_t n = 0;
+    vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &n, nullptr);
+    std::vector<VkCooperativeMatrixPropertiesNV> shapes(n, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
+    vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &n, shapes.data());
+    for (const auto& s : shapes)
+      if (s.AType == VK_COMPONENT_TYPE_FLOAT16_NV && s.BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+          s.CType == VK_COMPONENT_TYPE_FLOAT32_NV && s.DType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+          s.scope == VK_SCOPE_SUBGROUP_NV && s.MSize == 16 && s.KSize == 16 && (s.NSize == 8 || s.NSize == 16) &&
+          s.NSize > c.coopmat_n) {
+        c.coopmat_m = s.MSize;
+        c.coopmat_n = s.NSize;
+        c.coopmat_k = s.KSize;
+      }
+  }
   c.shader_int8 = has_f16i8 && f16i8.shaderInt8;
   c.storage_16bit = s16.storageBuffer16BitAccess;
   c.integer_dot_product = contains(exts, "VK_KHR_shader_integer_dot_product");
@@ -244,6 +276,7 @@ Capabilities query_caps(VkPhysicalDevice pd, const std::vector<std::string>& ext
   }
   // Read for every device, so a bad $DLVK_CPU_MATVEC is an error on any machine.
   c.cpu_matvec = cpu_matvec_from_env();
+  c.coopmat_use = coopmat_use_from_env();
   return c;
 }
 
@@ -284,6 +317,7 @@ void apply_profile(Capabilities& c, std::string_view profile) {
     c.shader_float16 = false;
     c.storage_16bit = false;
     c.integer_dot_product = false;
+    c.coopmat_m = c.coopmat_n = c.coopmat_k = 0;
     c.max_uniform_buffer_range = std::min<uint32_t>(c.max_uniform_buffer_range, 16384);  // Vulkan's minimums
     c.max_texel_buffer_elements = std::min<uint32_t>(c.max_texel_buffer_elements, 65536);
     c.max_storage_buffer_range = std::min<uint64_t>(c.max_storage_buffer_range, 64ull << 20);
@@ -452,6 +486,13 @@ Device::Device(const DeviceOptions& options) {
     f16i8.shaderInt8 = caps_.shader_int8;
     s16.pNext = &f16i8;
     if (caps_.api_version < VK_API_VERSION_1_2) enable.push_back(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+  }
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmat{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  if (caps_.cooperative_matrix()) {
+    coopmat.cooperativeMatrix = VK_TRUE;
+    coopmat.pNext = feats.pNext;
+    feats.pNext = &coopmat;
+    enable.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
   }
 
   float priority = 1.0f;

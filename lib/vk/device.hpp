@@ -37,6 +37,16 @@ struct Capabilities {
   bool shader_int8 = false;
   bool storage_16bit = false;        // 16-bit types in storage buffers
   bool integer_dot_product = false;
+  // VK_NV_cooperative_matrix with f16 x f16 -> f32 subgroup matrices (the shape: A m x k, B k x n);
+  // 0 when absent.
+  uint32_t coopmat_m = 0, coopmat_n = 0, coopmat_k = 0;
+  bool cooperative_matrix() const { return coopmat_m != 0; }
+  // Whether prefill on GPUs (not CPU devices) runs the coopmat kernel (ops::MatmulVariant::coopmat):
+  // on: where the device has cooperative matrices; emulate: everywhere, emulated where it has none (for
+  // tests; slow); off: never. $DLVK_COOPMAT=1|emulate|0, default off until the kernel has been measured
+  // on such a device (its emulation is tested everywhere).
+  enum class CoopmatUse { off, on, emulate };
+  CoopmatUse coopmat_use = CoopmatUse::off;
 
   uint32_t max_shared_memory = 16384;
   uint64_t max_storage_buffer_range = 128ull << 20;

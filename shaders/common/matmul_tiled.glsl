@@ -29,6 +29,7 @@ layout(constant_id = 9) const uint NORM = 0;
 layout(constant_id = 10) const uint GLU = 0;  // 1: GLU with SiLU, 2: with GELU
 
 #include "matmul_buffers.glsl"
+#include "matmul_store.glsl"
 
 shared float xs[BK * BM];
 shared float ws[BK * BN];
@@ -98,35 +99,12 @@ void main() {
     }
   }
 
-#ifdef ROPE
-  const bool glu = true;  // rotation pairs are stored like gate/up pairs
-#else
-  const bool glu = GLU != 0u;
-#endif
   for (uint i = 0; i < TM; ++i) {
-    uint m = m0 + tm * TM + i;
+    const uint m = m0 + tm * TM + i;
     if (m >= p.M) continue;
-    for (uint j = 0; j < TN; ++j) {
-      uint n = n0 + col_of(tn, j);
-      if (n >= p.N) continue;
-      float v = acc[i * TN + j];
-      const uint row = p.y_col0 + n;
-      if (HAS_BIAS != 0u) v += bias[row];
-      if (glu) {
-        // Pairs are whole in a chunk (rows % 16 == 0), so the partner (row + 8) is in range too.
-        if ((j & 1u) != 0u) continue;
-        float up = acc[i * TN + j + 1u];
-        if (HAS_BIAS != 0u) up += bias[row + 8u];
-#ifdef ROPE
-        store_qkv_pair(m, row, v, up);
-#else
-        y[m * p.ldy + glu_column(row, 8u)] = (GLU == 2u ? gelu(v) : silu(v)) * up;
-#endif
-        continue;
-      }
-      uint o = m * p.ldy + row;
-      if (ACCUMULATE != 0u) v += y[o];
-      y[o] = v;
+    for (uint j = 0; j < TN; j += 2u) {  // columns j and j + 1 are 8 apart (col_of)
+      const uint n = n0 + col_of(tn, j);
+      if (n < p.N) store_pair(m, n, acc[i * TN + j], acc[i * TN + j + 1u], n + 8u < p.N);
     }
   }
 }

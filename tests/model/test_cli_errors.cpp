@@ -56,6 +56,39 @@ TEST_CASE("cli: bad arguments") {
   expect_one_line_error(test::run_command(score + good + " --ids 1,2,3,4,5 --ctx 4"), {"context"});
   expect_one_line_error(test::run_command(score + good + " --ids 1,2 --device 99"), {"device index"});
   expect_one_line_error(test::run_command("env DLVK_CPU_MATVEC=fast " + score + good + " --ids 1,2"), {"DLVK_CPU_MATVEC"});
+  expect_one_line_error(test::run_command("env DLVK_COOPMAT=yes " + score + good + " --ids 1,2"), {"DLVK_COOPMAT"});
+}
+
+TEST_CASE("cli: DLVK_COOPMAT chooses the prefill matmul of GPUs; bench says which ran") {
+  for (const char* value : {"0", "1", "emulate"}) {
+    auto r = test::run_command(std::string("env DLVK_COOPMAT=") + value + " " + test::dlvk_bin() + " devices --json");
+    INFO("stderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    for (const auto& d : nlohmann::json::parse(r.out)["devices"])
+      CHECK(d["capabilities"]["coopmat_use"] == (value[0] == '0' ? "off" : value[0] == '1' ? "on" : "emulate"));
+  }
+  // The GPU kernel plan (mobile-like turns the CPU quirks off): emulated where the device has no
+  // cooperative matrices, tiled without DLVK_COOPMAT; CPU devices' own plan never uses them.
+  const std::string bench = " " + test::dlvk_bin() + " bench --synthetic tiny -p 8 -n 0 -r 1 --json";
+  // Whether the device a run picks has cooperative matrices (this process's may be clamped by its profile).
+  auto devices = test::run_command("env DLVK_PROFILE=mobile-like " + test::dlvk_bin() + " devices --json");
+  REQUIRE(devices.exit_code == 0);
+  const auto dj = nlohmann::json::parse(devices.out);
+  const auto& picked = dj["devices"].at(dj["selected"].get<size_t>());
+  const bool coop = picked["capabilities"]["cooperative_matrix"] != "";
+  const bool cpu = picked["cpu"].get<bool>();
+  struct Case {
+    const char* env;
+    std::string expect;
+  };
+  for (const Case& c : {Case{"DLVK_COOPMAT=emulate DLVK_PROFILE=mobile-like", coop ? "coopmat" : "coopmat (emulated)"},
+                        Case{"DLVK_PROFILE=mobile-like", "tiled"},
+                        Case{"DLVK_COOPMAT=emulate DLVK_PROFILE=native", cpu ? "rows" : "coopmat"}}) {
+    auto r = test::run_command(std::string("env ") + c.env + bench);
+    INFO(c.env << " stderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(nlohmann::json::parse(r.out)["prefill_matmul"] == c.expect);
+  }
 }
 
 TEST_CASE("cli: DLVK_CPU_MATVEC overrides the decode matmul choice of CPU devices") {

@@ -13,6 +13,7 @@
 
 #include "dlvk/npy.hpp"
 #include "model/diffllama.hpp"
+#include "ops/matmul.hpp"
 #include "model/model_util.hpp"
 #include "model/synthetic.hpp"
 #include "support/test_device.hpp"
@@ -64,6 +65,41 @@ TEST_CASE("model: every reference config, prefill / decode / odd chunks") {
                    << ": max |err| / max |ref| = "
                    << max_err / max_ref);
     }
+  }
+}
+
+TEST_CASE("model: prefill through the coopmat kernel (f16 products; emulated without cooperative matrices)") {
+  // The GPU kernel plan (CPU quirks off) with DLVK_COOPMAT=emulate's choice: every prefill projection runs the
+  // coopmat kernel, which rounds X (normalized) and the weights to f16 and sums their products in f32, so
+  // the logits move by more than f32 rounding: ~3e-4 of the largest logit on the shipped model (dlvk
+  // score, coopmat vs tiled), 1.0e-3..1.8e-3 on these tiny random models. Bound: max |err| <= 5e-3 *
+  // max |ref| (a wrong pairing or RoPE moves logits by 0.2-1.5 relative); and the error must be there
+  // (> 1e-4: the f16 products really ran; the tiled kernel's f32 prefill is 0.6e-6..1.3e-6 off here).
+  test::CapsOverride caps;
+  caps->cpu_quirks = false;
+  caps->coopmat_use = vk::Capabilities::CoopmatUse::emulate;
+  if (!ops::coopmat_runs(*caps)) {  // the minimal profile: no subgroup arithmetic or fp16 (tiled; ops tests)
+    MESSAGE("this profile cannot run the coopmat kernel");
+    return;
+  }
+  for (std::string name : {"gqa", "f16", "bf16_sharded", "attn_bias", "head_dim_24"}) {
+    auto dir = test::test_data() / name;
+    auto ids = test::read_ids(dir / "ids.txt");
+    auto golden = read_npy(dir / "logits.npy");
+    auto model = Model::load(test::device(), dir);
+    const size_t V = size_t(model->config().vocab_size);
+    Session s(*model, {.context = uint32_t(ids.size()) + 1, .batch = 64});
+    std::vector<float> logits(ids.size() * V, NAN);
+    s.eval(ids, logits.data());
+    double max_err = 0, max_ref = 0;
+    for (size_t i = 0; i < logits.size(); ++i) {
+      max_ref = std::max(max_ref, double(std::abs(golden.data[i])));
+      max_err = std::isnan(logits[i]) ? INFINITY : std::max(max_err, double(std::abs(logits[i] - golden.data[i])));
+    }
+    INFO(name << ": max |err| / max |ref| = " << max_err / max_ref);
+    MESSAGE(name << " coopmat prefill: max |err| / max |ref| = " << max_err / max_ref);
+    CHECK(max_err <= 5e-3 * max_ref);
+    CHECK(max_err > 1e-4 * max_ref);
   }
 }
 

@@ -4,7 +4,9 @@
 # the GPU with validation on, then the benchmarks the speed issue asks for. Everything goes to $OUT
 # (or ./gpu-out): devices.txt, tests.log, perplexity.jsonl (the shipped model's held-out perplexity,
 # f16 / q8_0 / q4_0: lavapipe gives 38.761 / 38.761 / 38.830), bench.jsonl (one JSON object per test),
-# bench.log (the same as text, with per-op GPU time), ops.log (kernel timings).
+# bench.log (the same as text, with per-op GPU time), ops.log (kernel timings). The tests run the
+# cooperative-matrix kernel where the device has VK_NV_cooperative_matrix; bench.jsonl's lines with
+# "prefill_matmul": "coopmat" are prefill with it (DLVK_COOPMAT=1).
 # Usage: bash tools/gpu/check.sh [quick]
 #   quick: the S shape instead of 1.24B, fewer repetitions, 20 perplexity windows (to try the kit itself
 #   on any machine).
@@ -75,6 +77,11 @@ esac
 for q in none q8_0; do
   quant=(); [ "$q" = none ] || quant=(--quant "$q")
   timeout 150 "$bin/dlvk" bench --synthetic "$shape" -p "$pp" -n "$tg" -r "$reps" "${quant[@]}" "${peak[@]}" --json >>"$out/bench.jsonl" 2>>"$out/bench.log"
+done
+# Prefill with cooperative matrices (DLVK_COOPMAT=1; off by default until measured here): pp only.
+for q in none q8_0; do
+  quant=(); [ "$q" = none ] || quant=(--quant "$q")
+  DLVK_COOPMAT=1 timeout 100 "$bin/dlvk" bench --synthetic "$shape" -p "$pp" -n 0 -r "$reps" "${quant[@]}" --json >>"$out/bench.jsonl" 2>>"$out/bench.log"
 done
 timeout 120 "$bin/dlvk" bench --synthetic "$shape" -p "$pp" -n "$tg" -r 1 --profile "${peak[@]}" >>"$out/bench.log" 2>&1
 cat "$out/bench.jsonl"
