@@ -199,16 +199,28 @@ Capabilities query_caps(VkPhysicalDevice pd, const std::vector<std::string>& ext
   feats2.pNext = &s16;
   bool has_f16i8 = c.api_version >= VK_API_VERSION_1_2 || contains(exts, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
   if (has_f16i8) s16.pNext = &f16i8;
+  // Cooperative matrices: glslang's GL_NV_cooperative_matrix code uses the Vulkan memory model, so the
+  // device needs that feature too (core in 1.2, else VK_KHR_vulkan_memory_model).
   VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmat{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  VkPhysicalDeviceVulkanMemoryModelFeatures memory_model{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
   const bool has_coopmat = contains(exts, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME) &&
-                           vkGetPhysicalDeviceCooperativeMatrixPropertiesNV != nullptr;
+                           vkGetPhysicalDeviceCooperativeMatrixPropertiesNV != nullptr &&
+                           (c.api_version >= VK_API_VERSION_1_2 || contains(exts, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME));
   if (has_coopmat) {
-    coopmat.pNext = feats2.pNext;
+    memory_model.pNext = feats2.pNext;
+    coopmat.pNext = &memory_model;
     feats2.pNext = &coopmat;
   }
   vkGetPhysicalDeviceFeatures2(pd, &feats2);
   c.shader_float16 = has_f16i8 && f16i8.shaderFloat16;
-  if (has_coopmat && coopmat.cooperativeMatrix && c.shader_float16 && c.subgroup_arithmetic) {
+  VkPhysicalDeviceCooperativeMatrixPropertiesNV coopmat_props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV};
+  if (has_coopmat) {
+    VkPhysicalDeviceProperties2 cp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    cp.pNext = &coopmat_props;
+    vkGetPhysicalDeviceProperties2(pd, &cp);
+  }
+  if (has_coopmat && coopmat.cooperativeMatrix && memory_model.vulkanMemoryModel && c.shader_float16 &&
+      c.subgroup_arithmetic && (coopmat_props.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT)) {
     // f16 A and B, f32 C and D, subgroup scope; the largest N of the shapes with m = k = 16.
     uint32_t n = 0;
     vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &n, nullptr);
@@ -488,11 +500,15 @@ Device::Device(const DeviceOptions& options) {
     if (caps_.api_version < VK_API_VERSION_1_2) enable.push_back(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
   }
   VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmat{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
-  if (caps_.cooperative_matrix()) {
+  VkPhysicalDeviceVulkanMemoryModelFeatures memory_model{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+  if (caps_.cooperative_matrix()) {  // and the Vulkan memory model its shaders use (query_caps)
     coopmat.cooperativeMatrix = VK_TRUE;
-    coopmat.pNext = feats.pNext;
+    memory_model.vulkanMemoryModel = VK_TRUE;
+    memory_model.pNext = feats.pNext;
+    coopmat.pNext = &memory_model;
     feats.pNext = &coopmat;
     enable.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+    if (caps_.api_version < VK_API_VERSION_1_2) enable.push_back(VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
   }
 
   float priority = 1.0f;
