@@ -914,6 +914,126 @@ done:
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Perplexity: one window against -log softmax of dlvk_context_eval's logits, computed here; several
+ * windows against `dlvk perplexity --json` (whose windows the model tests check against the NumPy
+ * reference); a base context of the same weights (loaded from memory) gives KL 0 and full agreement. */
+
+static double json_number(const char* json, const char* key) {
+  char pattern[64];
+  const char* at;
+  snprintf(pattern, sizeof pattern, "\"%s\":", key);
+  at = strstr(json, pattern);
+  return at ? strtod(at + strlen(pattern), NULL) : NAN;
+}
+
+static void test_perplexity(dlvk_model* m, dlvk_model* mem) {
+  static const char* text = "In the beginning God created the heaven and the earth. And the earth was without form, "
+                            "and void; and darkness was upon the face of the deep.";
+  dlvk_context *ctx = NULL, *base = NULL;
+  dlvk_context_params cp = dlvk_context_params_default();
+  dlvk_perplexity_params pp = dlvk_perplexity_params_default();
+  dlvk_perplexity_result r;
+  dlvk_context_info ci;
+  dlvk_model_info mi;
+  int32_t ids[256], seq[257];
+  size_t n = 0, k, v;
+  float* logits = NULL;
+  const float* last;
+  size_t last_n;
+  double manual = 0;
+
+  CHECK(pp.window == 0 && pp.stride == 0 && pp.bos_token_id == -1 && pp.max_windows == 0);
+  EXPECT_OK(dlvk_model_get_info(m, &mi));
+  EXPECT_OK(dlvk_tokenize(m, text, DLVK_NUL_TERMINATED, 0, ids, 256, &n));
+  CHECK(n >= 30 && n < 200);
+  cp.context_length = 64;
+  if (EXPECT_OK(dlvk_context_create(m, &cp, &ctx)) != DLVK_OK || EXPECT_OK(dlvk_context_create(mem, &cp, &base)) != DLVK_OK)
+    goto done;
+
+  /* One window: [bos] + the first 40 ids, every id scored. */
+  CHECK(mi.bos_token_id >= 0);
+  seq[0] = mi.bos_token_id;
+  for (k = 0; k < 40; ++k) seq[k + 1] = ids[k];
+  logits = (float*)malloc(sizeof(float) * 41 * (size_t)mi.vocab_size);
+  if (!logits || EXPECT_OK(dlvk_context_eval(ctx, seq, 41, logits)) != DLVK_OK) goto done;
+  for (k = 0; k < 40; ++k) {
+    const float* row = logits + k * (size_t)mi.vocab_size;
+    double mx = row[0], sum = 0;
+    for (v = 1; v < (size_t)mi.vocab_size; ++v) mx = row[v] > mx ? row[v] : mx;
+    for (v = 0; v < (size_t)mi.vocab_size; ++v) sum += exp((double)row[v] - mx);
+    manual += mx + log(sum) - row[seq[k + 1]];
+  }
+  EXPECT_OK(dlvk_context_logits(ctx, &last, &last_n));
+  pp.window = 41;
+  EXPECT_OK(dlvk_perplexity(ctx, ids, 40, &pp, NULL, &r));
+  CHECK(r.tokens == 40 && r.windows == 1 && r.window == 41 && !r.compared);
+  CHECK(fabs(r.nll_sum - manual) <= 1e-6 * fabs(manual));
+  CHECK(fabs(r.mean_nll - manual / 40) <= 1e-6 * manual && fabs(r.perplexity - exp(r.mean_nll)) <= 1e-9 * r.perplexity);
+  if (fabs(r.nll_sum - manual) > 1e-6 * fabs(manual)) fprintf(stderr, "perplexity: %.9g vs eval %.9g\n", r.nll_sum, manual);
+  /* The context holds the window but its last id (only a target); the earlier eval's logits are gone. */
+  EXPECT_OK(dlvk_context_get_info(ctx, &ci));
+  CHECK(ci.position == 40);
+  EXPECT_ERR(dlvk_context_logits(ctx, &last, &last_n), DLVK_INVALID_ARGUMENT, NULL);
+
+  /* Several windows (16 tokens, stride 5) against the dlvk program, and a base of the same weights. */
+  pp.window = 16;
+  pp.stride = 5;
+  EXPECT_OK(dlvk_perplexity(ctx, ids, n, &pp, base, &r));
+  CHECK(r.windows >= 5 && r.tokens == n && r.window == 16 && r.stride == 5 && r.compared);
+  /* (0 exactly with the same kernels; DLVK_PROFILE may give the directory's model other ones) */
+  CHECK(r.kl_mean <= 1e-9 && r.kl_max <= 1e-7 && r.top1_agreement == 1);
+  CHECK(fabs(r.base_perplexity - r.perplexity) <= 1e-6 * r.perplexity);
+  {
+    char cmd[8192], out[8192];
+    size_t at;
+    at = (size_t)snprintf(cmd, sizeof cmd, "'%s' perplexity --model '%s' --ctx 16 --stride 5 --json --ids ",
+                          getenv("DLVK_BIN") ? getenv("DLVK_BIN") : "dlvk", model_dir);
+    for (k = 0; k < n && at < sizeof cmd - 16; ++k) at += (size_t)snprintf(cmd + at, sizeof cmd - at, k ? ",%d" : "%d", (int)ids[k]);
+    CHECK(run_command(cmd, out, sizeof out) == 0);
+    CHECK(json_number(out, "tokens") == (double)r.tokens && json_number(out, "windows") == (double)r.windows);
+    CHECK(fabs(json_number(out, "mean_nll") - r.mean_nll) <= 1e-9 * r.mean_nll);
+    if (!(fabs(json_number(out, "mean_nll") - r.mean_nll) <= 1e-9 * r.mean_nll))
+      fprintf(stderr, "perplexity: C API mean NLL %.12g, dlvk perplexity: %s\n", r.mean_nll, out);
+  }
+  /* No bos: ids[0] is context only. max_windows stops early. */
+  pp.bos_token_id = -2;
+  EXPECT_OK(dlvk_perplexity(ctx, ids, n, &pp, NULL, &r));
+  CHECK(r.tokens == n - 1 && !r.compared);
+  pp.bos_token_id = -1;
+  pp.max_windows = 2;
+  EXPECT_OK(dlvk_perplexity(ctx, ids, n, &pp, NULL, &r));
+  CHECK(r.windows == 2 && r.tokens == 15 + 5);
+
+  /* Errors: one line each, before anything runs. */
+  pp = dlvk_perplexity_params_default();
+  EXPECT_ERR(dlvk_perplexity(NULL, ids, n, &pp, NULL, &r), DLVK_INVALID_ARGUMENT, "context");
+  EXPECT_ERR(dlvk_perplexity(ctx, NULL, n, &pp, NULL, &r), DLVK_INVALID_ARGUMENT, "ids");
+  EXPECT_ERR(dlvk_perplexity(ctx, ids, n, &pp, NULL, NULL), DLVK_INVALID_ARGUMENT, "out_result");
+  EXPECT_ERR(dlvk_perplexity(ctx, ids, 0, &pp, NULL, &r), DLVK_INVALID_ARGUMENT, "nothing to score");
+  EXPECT_ERR(dlvk_perplexity(ctx, ids, n, &pp, ctx, &r), DLVK_INVALID_ARGUMENT, "base");
+  for (k = 0; k < 100; ++k) seq[k] = ids[k % n];
+  pp.window = 65; /* 100 ids: the window does not fit the 64-token context (a sequence shorter than it would) */
+  EXPECT_ERR(dlvk_perplexity(ctx, seq, 100, &pp, NULL, &r), DLVK_INVALID_ARGUMENT, "context");
+  EXPECT_OK(dlvk_perplexity(ctx, seq, 60, &pp, NULL, &r));
+  pp.window = 16;
+  pp.stride = 15;
+  EXPECT_ERR(dlvk_perplexity(ctx, ids, n, &pp, NULL, &r), DLVK_INVALID_ARGUMENT, "stride");
+  pp.stride = 0;
+  pp.bos_token_id = -3;
+  EXPECT_ERR(dlvk_perplexity(ctx, ids, n, &pp, NULL, &r), DLVK_INVALID_ARGUMENT, "bos_token_id");
+  pp.bos_token_id = (int32_t)mi.vocab_size;
+  EXPECT_ERR(dlvk_perplexity(ctx, ids, n, &pp, NULL, &r), DLVK_INVALID_ARGUMENT, "bos");
+  pp.bos_token_id = -1;
+  ids[3] = (int32_t)mi.vocab_size;
+  EXPECT_ERR(dlvk_perplexity(ctx, ids, n, &pp, NULL, &r), DLVK_INVALID_ARGUMENT, "out of range");
+
+done:
+  free(logits);
+  dlvk_context_free(base);
+  dlvk_context_free(ctx);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
 /* Threads: two contexts of one model generating at once (their GPU work is serialized per model)
  * give the same ids as one after the other; dlvk_last_error() is per thread. */
 
@@ -1130,6 +1250,7 @@ int main(int argc, char** argv) {
       EXPECT_OK(dlvk_model_validation_messages(mem, &messages));
       CHECK(messages == 0);
       test_threads(m);
+      test_perplexity(m, mem);
       test_contexts(m, mem); /* frees mem */
       EXPECT_OK(dlvk_model_validation_messages(m, &messages));
       CHECK(messages == 0);

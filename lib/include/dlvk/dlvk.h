@@ -45,13 +45,14 @@
 #include <stdint.h>
 
 #define DLVK_VERSION_MAJOR 0
-#define DLVK_VERSION_MINOR 2
+#define DLVK_VERSION_MINOR 3
 #define DLVK_VERSION_PATCH 0
 /* Before 1.0 a new minor version may change structs: rebuild against its header (0.2 added
- * dlvk_generate_params.context_shift / keep_first / stop_strings and dlvk_generate_result.context_shifts). */
+ * dlvk_generate_params.context_shift / keep_first / stop_strings and dlvk_generate_result.context_shifts;
+ * 0.3 added dlvk_perplexity). */
 /* major * 10000 + minor * 100 + patch of this header; dlvk_version_number() gives the library's. */
 #define DLVK_VERSION (DLVK_VERSION_MAJOR * 10000 + DLVK_VERSION_MINOR * 100 + DLVK_VERSION_PATCH)
-#define DLVK_VERSION_STRING "0.2.0"
+#define DLVK_VERSION_STRING "0.3.0"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define DLVK_API __attribute__((visibility("default")))
@@ -84,7 +85,7 @@ typedef enum dlvk_status {
   DLVK_INTERNAL = 10         /* a bug in dlvk */
 } dlvk_status;
 
-/* "0.2.0": the library's version (may differ from DLVK_VERSION_STRING of the header used). */
+/* "0.3.0": the library's version (may differ from DLVK_VERSION_STRING of the header used). */
 DLVK_API const char* dlvk_version(void);
 /* The library's DLVK_VERSION number. */
 DLVK_API int dlvk_version_number(void);
@@ -405,6 +406,44 @@ typedef struct dlvk_generate_result {
 DLVK_API dlvk_status dlvk_generate(dlvk_context* context, const int32_t* prompt, size_t prompt_count,
                                    const dlvk_generate_params* params, dlvk_token_callback callback, void* user_data,
                                    dlvk_generate_result* out_result);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Perplexity: how well a model predicts a long text (e.g. to check a quantized model on the device) */
+
+typedef struct dlvk_perplexity_params {
+  uint32_t window;      /* tokens per window, the bos included; 0 (default): the context's length */
+  uint32_t stride;      /* tokens between window starts; 0 (default): half a window's text tokens */
+  int32_t bos_token_id; /* put in front of each window: -1 (default) the model's bos (the tokenizer's, else
+                           config.json's; none if neither has one), -2 none, >= 0 this id */
+  uint32_t max_windows; /* 0 (default): all */
+} dlvk_perplexity_params;
+
+DLVK_API dlvk_perplexity_params dlvk_perplexity_params_default(void);
+
+typedef struct dlvk_perplexity_result {
+  uint64_t tokens;        /* ids scored, each exactly once */
+  uint32_t windows;       /* windows run */
+  uint32_t window, stride;
+  double nll_sum;         /* sum of -log p(id | its window's earlier ids), natural log */
+  double mean_nll;        /* nats per token; bits per byte of a text: nll_sum / (ln 2 * its bytes) */
+  double perplexity;      /* exp(mean_nll) */
+  int compared;           /* 1 when a base context ran too; then: */
+  double base_perplexity; /* the base's perplexity on the same windows */
+  double kl_mean, kl_max; /* KL(base || context) of the next-token distributions, nats per token */
+  double top1_agreement;  /* share of tokens where both put the same id first */
+} dlvk_perplexity_result;
+
+/* Scores ids[0 .. count) in overlapping windows, each a fresh sequence ([bos] + window - 1 ids) evaluated
+ * in `context` from position 0: window 0 scores all its ids, each later window only the ids after those
+ * already scored (`dlvk perplexity`, whose figures it reproduces). The context is reset and left holding
+ * the last window but its last id (earlier logits are no longer valid). base: NULL, or a context of another model with the same vocabulary (e.g. the
+ * same checkpoint loaded without quantization) that runs the same windows, for KL and top-token
+ * agreement. A window longer than a context (unless the ids and the bos fit it), stride >= the window's
+ * text tokens, nothing to score, ids outside the vocabulary, vocabulary sizes that differ:
+ * DLVK_INVALID_ARGUMENT before anything runs. */
+DLVK_API dlvk_status dlvk_perplexity(dlvk_context* context, const int32_t* ids, size_t count,
+                                     const dlvk_perplexity_params* params, dlvk_context* base,
+                                     dlvk_perplexity_result* out_result);
 
 #ifdef __cplusplus
 }
