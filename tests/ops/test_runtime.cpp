@@ -1,5 +1,6 @@
 // The runtime pieces under the kernels: pipeline cache persistence, barrier placement, replay,
 // and errors for impossible requests (out of memory, oversize bindings).
+#include <cstdlib>
 #include <filesystem>
 
 #include "ops/elementwise.hpp"
@@ -8,6 +9,19 @@
 #include "vk/recorder.hpp"
 
 using namespace dlvk;
+
+TEST_CASE("runtime: the device has the subgroup size the test run asks for (DLVK_TEST_SUBGROUP_SIZE)") {
+  // ctest runs the op tests on lavapipe with other vector widths too (tests.cmake); this makes sure the
+  // driver really changed its subgroup size, so those runs test what they claim.
+  const char* want = std::getenv("DLVK_TEST_SUBGROUP_SIZE");
+  if (!want) return;
+  const auto& caps = test::device().caps();
+  if (caps.driver_name != "llvmpipe") {
+    MESSAGE("DLVK_TEST_SUBGROUP_SIZE applies to lavapipe only; this device is " << caps.device_name);
+    return;
+  }
+  CHECK(caps.subgroup_size == uint32_t(std::atoi(want)));
+}
 
 TEST_CASE("runtime: the pipeline cache is written on exit and read by the next device") {
   auto dir = std::filesystem::temp_directory_path() / ("dlvk_cache_test_" + std::to_string(::getpid()));

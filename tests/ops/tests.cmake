@@ -19,3 +19,19 @@ foreach(entry IN LISTS dlvk_ops_profiles)
   endif()
   set_tests_properties(${test_name} PROPERTIES ENVIRONMENT "${test_env}" TIMEOUT 600 LABELS "gpu;ops")
 endforeach()
+
+# Other subgroup sizes (the kernels must take any from 4 to 128): lavapipe's lanes follow its vector width,
+# LP_NATIVE_VECTOR_WIDTH=128 -> 4 lanes, 512 -> 16 (the default 256 -> 8, the runs above). CPU kernels
+# (native) at 4 and 16 lanes, GPU kernels (mobile-like) at 4. DLVK_TEST_SUBGROUP_SIZE makes the run check
+# that the device really has that size (other drivers ignore LP_*: the check then reports a skip).
+foreach(entry IN ITEMS "ops_subgroup4|native|128|4" "ops_subgroup4_mobile|mobile-like|128|4" "ops_subgroup16|native|512|16")
+  string(REPLACE "|" ";" fields "${entry}")
+  list(GET fields 0 test_name)
+  list(GET fields 1 profile)
+  list(GET fields 2 width)
+  list(GET fields 3 lanes)
+  set(test_env ${DLVK_TEST_ENV})
+  list(APPEND test_env "DLVK_PROFILE=${profile}" "LP_NATIVE_VECTOR_WIDTH=${width}" "DLVK_TEST_SUBGROUP_SIZE=${lanes}")
+  add_test(NAME ${test_name} COMMAND tests_ops --test-case-exclude=*1 GiB*)
+  set_tests_properties(${test_name} PROPERTIES ENVIRONMENT "${test_env}" TIMEOUT 600 LABELS "gpu;ops")
+endforeach()
