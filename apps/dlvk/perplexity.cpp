@@ -41,7 +41,7 @@ void perplexity_command(const PerplexityCliOptions& o) {
   auto model = load_model(*device, o.model, o.quiet || o.json, o.dev.weight_quant());
   const auto& cfg = model->config();
   PerplexityOptions p;
-  if (!o.no_bos) p.bos = tok && tok->bos_id() ? tok->bos_id() : cfg.bos_token_id;
+  if (!o.no_bos) p.bos = default_window_bos(tok ? &*tok : nullptr, cfg);
   p.window = o.ctx ? o.ctx : uint32_t(std::min<int64_t>(cfg.max_position_embeddings, 4096));
   p.stride = o.stride;
   p.max_windows = o.max_windows;

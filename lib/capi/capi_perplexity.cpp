@@ -39,7 +39,7 @@ dlvk_status dlvk_perplexity(dlvk_context* context, const int32_t* ids, size_t co
     o.max_windows = p.max_windows;
     if (p.bos_token_id >= 0) o.bos = p.bos_token_id;
     else if (p.bos_token_id == -1)
-      o.bos = m.tokenizer && m.tokenizer->bos_id() ? m.tokenizer->bos_id() : m.model->config().bos_token_id;
+      o.bos = default_window_bos(m.tokenizer ? &*m.tokenizer : nullptr, m.model->config());
 
     // Both models' GPU work (one lock when the base shares the scored context's model).
     std::unique_lock<std::recursive_mutex> lock(context->model->gpu, std::defer_lock);

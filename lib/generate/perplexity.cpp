@@ -7,6 +7,10 @@
 namespace dlvk {
 
 double PerplexityResult::mean_nll() const { return tokens() ? nll_sum / double(tokens()) : 0.0; }
+std::optional<int32_t> default_window_bos(const Tokenizer* tokenizer, const ModelConfig& config) {
+  return tokenizer && tokenizer->bos_id() ? tokenizer->bos_id() : config.bos_token_id;
+}
+
 double PerplexityResult::perplexity() const { return std::exp(mean_nll()); }
 double PerplexityResult::base_perplexity() const { return std::exp(tokens() ? base_nll_sum / double(tokens()) : 0.0); }
 

@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 
+#include "dlvk/tokenizer.hpp"
 #include "model/diffllama.hpp"
 
 namespace dlvk {
@@ -51,6 +52,10 @@ struct PerplexityResult {
   double kl_mean() const { return tokens() ? kl_sum / double(tokens()) : 0.0; }
   double top1_agreement() const { return tokens() ? double(top1_same) / double(tokens()) : 0.0; }
 };
+
+// The bos each window starts with by default: the tokenizer's (tokenizer.json), else config.json's; none
+// when neither names one. tokenizer may be null.
+std::optional<int32_t> default_window_bos(const Tokenizer* tokenizer, const ModelConfig& config);
 
 // log(sum(exp(logits))) in double precision (NaN if the logits hold a NaN or +infinity).
 double log_sum_exp(std::span<const float> logits);
