@@ -1,7 +1,6 @@
 #include "ops/matmul.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace dlvk::ops {
 
@@ -187,6 +186,7 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
 
   vk::KernelKey key;
   uint32_t gx_rows = 0, gy = 0;
+  const uint32_t glu_code = a.glu == Glu::silu ? 1u : a.glu == Glu::gelu ? 2u : 0u;  // the GPU kernels' GLU constant
   if (v == MatmulVariant::subgroup_k) {
     // Columns per subgroup measured on lavapipe (AMD EPYC host) in decode of the synthetic models
     // (weights streamed from memory, not cache-resident as in bench ops), tg t/s M / 1.24B: 8 columns
@@ -242,7 +242,6 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     gy = a.M;
   } else if (v == MatmulVariant::coopmat) {
     const CoopmatConfig c = coopmat_config(caps);
-    const uint32_t glu_code = a.glu == Glu::silu ? 1u : a.glu == Glu::gelu ? 2u : 0u;
     key = {std::string("matmul_coopmat") + (caps.cooperative_matrix() ? "" : "_emu") + suffix,
            {c.threads(), c.sg_m, c.sg_n, c.wm, c.wn, c.bk, c.cm_m, c.cm_n, c.cm_k, c.sgs, w.format_code(), has_bias,
             a.accumulate, norm, glu_code},
@@ -251,7 +250,6 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
     gy = (a.M + c.bm() - 1) / c.bm();
   } else {
     TiledConfig t = tiled_config(caps);
-    const uint32_t glu_code = a.glu == Glu::silu ? 1u : a.glu == Glu::gelu ? 2u : 0u;
     key = {"matmul" + suffix, {t.threads(), t.bm, t.bn, t.bk, t.tm, t.tn, w.format_code(), has_bias, a.accumulate, norm, glu_code},
            nbind, sizeof(MatmulPush)};
     gx_rows = t.bn;
