@@ -211,7 +211,6 @@ TEST_CASE("matmul: f16 weights at the ends of the half range (subnormals, smalle
     auto ref = ref::matmul(x, w, {}, M, N, K);
     for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::rows,
                          ops::MatmulVariant::subgroup_k, ops::MatmulVariant::coopmat}) {
-      if (M == 1 && variant == ops::MatmulVariant::coopmat) continue;
       auto got = device_matmul(buf, wm, x, nullptr, nullptr, M, variant);
       for (uint32_t m = 0; m < M; ++m)
         for (uint32_t n = 0; n < N; ++n) {
