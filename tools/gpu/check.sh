@@ -85,5 +85,8 @@ for q in none q8_0; do
 done
 timeout 120 "$bin/dlvk" bench --synthetic "$shape" -p "$pp" -n "$tg" -r 1 --profile "${peak[@]}" >>"$out/bench.log" 2>&1
 cat "$out/bench.jsonl"
-timeout 120 "$bin/dlvk" bench ops -r 10 >"$out/ops.log" 2>&1
+# The prefill kernels side by side first (the full list may not finish in its time).
+timeout 60 "$bin/dlvk" bench ops -r 10 --filter "matmul.coopmat" >"$out/ops.log" 2>&1
+timeout 60 "$bin/dlvk" bench ops -r 10 --filter "matmul.tiled" >>"$out/ops.log" 2>&1
+timeout 120 "$bin/dlvk" bench ops -r 10 >>"$out/ops.log" 2>&1
 tail -n 5 "$out/ops.log"
