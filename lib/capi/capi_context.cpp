@@ -8,6 +8,7 @@
 
 using namespace dlvk;
 using dlvk::capi::guard;
+using dlvk::capi::check_context;
 using dlvk::capi::need;
 
 static_assert(DLVK_STOP_EOS == int(StopReason::eos) && DLVK_STOP_MAX_TOKENS == int(StopReason::max_tokens) &&
@@ -28,11 +29,6 @@ struct BusyScope {
   BusyScope& operator=(const BusyScope&) = delete;
   dlvk_context* ctx;
 };
-
-void check_context(const dlvk_context* c) {
-  need(c, "context");
-  if (c->busy) fail(Status::invalid_argument, "context is busy (called from its own generate callback)");
-}
 
 }  // namespace
 

@@ -93,3 +93,13 @@ struct dlvk_context {
   std::span<const float> logits;           // of the last eval; empty when there are none
   bool busy = false;                       // inside dlvk_generate (its callback must not re-enter)
 };
+
+namespace dlvk::capi {
+
+// A context argument: not NULL (named `name`) and not inside its own generate callback.
+inline void check_context(const dlvk_context* c, const char* name = "context") {
+  need(c, name);
+  if (c->busy) fail(Status::invalid_argument, "{} is busy (called from its own generate callback)", name);
+}
+
+}  // namespace dlvk::capi

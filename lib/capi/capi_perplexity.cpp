@@ -5,6 +5,7 @@
 #include "generate/perplexity.hpp"
 
 using namespace dlvk;
+using dlvk::capi::check_context;
 using dlvk::capi::guard;
 using dlvk::capi::need;
 
@@ -23,12 +24,11 @@ dlvk_status dlvk_perplexity(dlvk_context* context, const int32_t* ids, size_t co
                             const dlvk_perplexity_params* params, dlvk_context* base,
                             dlvk_perplexity_result* out_result) {
   return guard(__func__, [&] {
-    need(context, "context");
+    check_context(context);
+    if (base) check_context(base, "base");
     need(out_result, "out_result");
     if (count > 0) need(ids, "ids");
     if (base == context) fail(Status::invalid_argument, "base must be another context than the scored one");
-    for (const dlvk_context* c : {context, base})
-      if (c && c->busy) fail(Status::invalid_argument, "context is busy (called from its own generate callback)");
     const dlvk_perplexity_params p = params ? *params : dlvk_perplexity_params_default();
     if (p.bos_token_id < -2) fail(Status::invalid_argument, "bos_token_id {} (expected -1, -2 or an id)", p.bos_token_id);
 
