@@ -52,11 +52,10 @@ void bench(const BenchOptions& o) {
                            .profile = o.profile});
   const auto& caps = device->caps();
   const std::string device_name = caps.device_name;
-  // CPU devices: the host processor and the decode matmul kernel chosen for this model (dlvk devices).
-  const bool split_k = ops::cpu_decode_splits_k(caps, model->weight_bytes(), model->quant() != ops::Quant::none);
+  // The decode matmul kernel chosen for this model (CPU devices: by the host processor, dlvk devices).
+  const std::string decode_matmul = ops::matmul_variant_name(model->decode_matmul());
   const std::string host = !caps.cpu_quirks ? std::string()
-                                            : fmt::format("{} host, decode matmuls {}", caps.host_cpu_vendor,
-                                                          split_k ? "split_k" : "rows");
+                                            : fmt::format("{} host, ", caps.host_cpu_vendor);
   // Prefill's matmul kernel (GPUs: tiled, or coopmat with DLVK_COOPMAT=1 where the device has cooperative
   // matrices; "(emulated)" with DLVK_COOPMAT=emulate on a device without).
   const ops::MatmulVariant prefill_variant = model->prefill_matmul(session.batch());
@@ -73,10 +72,10 @@ void bench(const BenchOptions& o) {
   if (o.sampling != "cpu") modes.push_back(false);
   if (o.sampling != "gpu") modes.push_back(true);
   if (!o.json)
-    std::printf("model: %s, weights %.1f MiB, device: %s%s%s, decode: %u dispatches (%u from %u keys on), 1 submission per token, "
-                "%ssampling: %s\n",
-                model_name.c_str(), double(model->weight_bytes()) / (1 << 20), device_name.c_str(),
-                host.empty() ? "" : " on ", host.c_str(),
+    std::printf("model: %s, weights %.1f MiB, device: %s, decode: %s%s matmuls, %u dispatches (%u from %u keys on), "
+                "1 submission per token, %ssampling: %s\n",
+                model_name.c_str(), double(model->weight_bytes()) / (1 << 20), device_name.c_str(), host.c_str(),
+                decode_matmul.c_str(),
                 session.decode_dispatches(modes[0] ? 0 : 1), session.decode_dispatches(modes[0] ? 0 : 1, true),
                 SessionOptions{}.split_attention_from,
                 o.n_prompt > 0 ? fmt::format("prefill: {} dispatches per chunk of {} ({} matmuls), ",
@@ -127,10 +126,8 @@ void bench(const BenchOptions& o) {
         j["prefill_dispatches"] = session.prefill_dispatches(session.batch());
         j["prefill_matmul"] = prefill_matmul;
       }
-      if (caps.cpu_quirks) {
-        j["host_cpu"] = caps.host_cpu_vendor;
-        j["decode_matmul"] = split_k ? "split_k" : "rows";
-      }
+      if (caps.cpu_quirks) j["host_cpu"] = caps.host_cpu_vendor;
+      j["decode_matmul"] = decode_matmul;
       std::printf("%s\n", j.dump().c_str());
     } else {
       std::string gbps;  // generation: the bandwidth of the weights it streams

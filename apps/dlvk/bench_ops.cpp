@@ -222,17 +222,19 @@ void bench_matmul(Bench& b) {
   // Cooperative matrices only where the device has them (their emulation's speed means nothing).
   const bool coopmat = b.device().caps().cooperative_matrix();
   for (uint32_t M : {1u, 128u})
-    for (int kind = 0; kind < 4; ++kind)
+    for (int kind = 0; kind < 5; ++kind)
     for (const Format& f : formats)
       for (const auto& s : shapes) {
-        // GPU kernels (matvec for M=1, tiled otherwise; coopmat), the CPU devices' two kernels.
-        if (kind == 3 && (M == 1 || !coopmat)) continue;
+        // GPU kernels (matvec for M=1, tiled otherwise; coopmat; matvec_wide), the CPU devices' two kernels.
+        if ((kind == 3 && (M == 1 || !coopmat)) || (kind == 4 && M != 1)) continue;
         const bool gpu = kind == 0;
         ops::MatmulVariant variant = gpu ? (M == 1 ? ops::MatmulVariant::matvec : ops::MatmulVariant::tiled)
                                          : kind == 1 ? ops::MatmulVariant::subgroup_k
-                                         : kind == 2 ? ops::MatmulVariant::rows : ops::MatmulVariant::coopmat;
+                                         : kind == 2 ? ops::MatmulVariant::rows
+                                         : kind == 3 ? ops::MatmulVariant::coopmat : ops::MatmulVariant::matvec_wide;
         std::string op = gpu ? (M == 1 ? "matvec" : "matmul.tiled")
                              : kind == 3 ? "matmul.coopmat"
+                             : kind == 4 ? "matvec.wide"
                              : std::string(M == 1 ? "matvec." : "matmul.") + (kind == 1 ? "subgroup_k" : "rows");
         Row r{op, f.label, fmt::format("M={} N={} K={}", M, s.N, s.K)};
         r.flops = 2.0 * M * s.N * s.K;

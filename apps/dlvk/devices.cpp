@@ -40,6 +40,10 @@ const char* cpu_matvec_name(dlvk::vk::Capabilities::CpuMatvec m) {
   return m == M::split_k ? "split_k" : m == M::rows ? "rows" : "by_residency";
 }
 
+const char* gpu_matvec_name(dlvk::vk::Capabilities::GpuMatvec m) {
+  return m == dlvk::vk::Capabilities::GpuMatvec::words ? "words" : "wide";
+}
+
 const char* coopmat_use_name(dlvk::vk::Capabilities::CoopmatUse u) {
   using U = dlvk::vk::Capabilities::CoopmatUse;
   return u == U::on ? "on" : u == U::emulate ? "emulate" : "off";
@@ -76,6 +80,7 @@ nlohmann::ordered_json caps_json(const dlvk::vk::Capabilities& c) {
       {"host_cpu_vendor", c.host_cpu_vendor},
       {"host_llc_bytes", c.host_llc_bytes},
       {"cpu_matvec", cpu_matvec_name(c.cpu_matvec)},
+      {"gpu_matvec", gpu_matvec_name(c.gpu_matvec)},
   };
 }
 
@@ -108,6 +113,10 @@ void print_caps(const dlvk::vk::Capabilities& c) {
                 c.heaps[h].device_local ? ", device-local" : "");
   std::printf("  unified memory    %s\n", yes(c.unified_memory));
   std::printf("  CPU quirks        %s\n", c.cpu_quirks ? "on (kernels use CPU-friendly variants)" : "off");
+  if (!c.cpu_quirks)
+    std::printf("  decode matmuls    %s\n", c.gpu_matvec == dlvk::vk::Capabilities::GpuMatvec::wide
+                                                ? "16-byte loads (matvec_wide) where K allows (DLVK_GPU_MATVEC=words: 4-byte)"
+                                                : "4-byte loads (matvec; DLVK_GPU_MATVEC=words)");
   if (c.cpu_quirks)
     std::printf("  host CPU          %s, last-level cache %s; decode matmuls: %s\n", c.host_cpu_vendor.c_str(),
                 c.host_llc_bytes ? bytes_string(c.host_llc_bytes).c_str() : "unknown",

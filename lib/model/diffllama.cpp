@@ -142,6 +142,15 @@ ops::MatmulVariant Model::prefill_matmul(uint32_t tokens) const {
   return ops::resolve_matmul_variant(device_.caps(), a);
 }
 
+ops::MatmulVariant Model::decode_matmul() const {
+  ops::MatmulArgs a;
+  a.w = &layers_.at(0).o;
+  a.M = 1;
+  a.ldx = a.w->cols;
+  a.stream_bytes = weight_bytes();  // as Session's decode
+  return ops::resolve_matmul_variant(device_.caps(), a);
+}
+
 uint64_t Model::decode_weight_bytes() const {
   uint64_t b = (tied_ ? embed_ : lm_head_).bytes();
   for (const Layer& l : layers_) b += l.qkv.bytes() + l.o.bytes() + l.gate_up.bytes() + l.down.bytes();

@@ -46,6 +46,9 @@ class Model {
   ops::Quant quant() const { return quant_; }
   // The matmul kernel a prefill chunk of `tokens` rows runs (on this device, with $DLVK_COOPMAT).
   ops::MatmulVariant prefill_matmul(uint32_t tokens) const;
+  // The matmul kernel decode runs (one token; CPU devices: by $DLVK_CPU_MATVEC and the host's cache, GPUs:
+  // by $DLVK_GPU_MATVEC).
+  ops::MatmulVariant decode_matmul() const;
   const std::vector<float>& lambdas() const { return lambdas_; }
 
  private:

@@ -87,8 +87,19 @@ const char* matmul_variant_name(MatmulVariant v) {
     case MatmulVariant::subgroup_k: return "subgroup_k";
     case MatmulVariant::rows: return "rows";
     case MatmulVariant::coopmat: return "coopmat";
+    case MatmulVariant::matvec_wide: return "matvec_wide";
     default: return "automatic";
   }
+}
+
+// The matvec kernel's WIDE build reads 16 bytes of a weight row (weights.glsl: wide_elems) and 4 floats of
+// X (and of the norm weight) at a time: K a multiple of a load's elements, X rows and bindings at
+// multiples of 16 bytes.
+bool matvec_wide_fits(const MatmulArgs& a) {
+  const uint32_t elems = a.w->quant != Quant::none ? 32u : a.w->dtype == DType::f32 ? 4u : 8u;
+  return a.w->cols % elems == 0 && (a.M == 1 || a.ldx % 4 == 0) && a.x.offset % 16 == 0 &&
+         (!a.norm_weight.valid() || a.norm_weight.offset % 16 == 0) &&
+         std::all_of(a.w->chunks.begin(), a.w->chunks.end(), [](auto& c) { return c.slice.offset % 16 == 0; });
 }
 
 // The coopmat kernel (or its emulation) needs subgroup sums (NORM's pass), f16 arithmetic (the staged
@@ -118,7 +129,8 @@ MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulA
     const bool split_k = a.M < 4 && cpu_decode_splits_k(caps, a.stream_bytes ? a.stream_bytes : a.w->bytes(),
                                                          a.w->quant != Quant::none);
     if (caps.cpu_quirks) v = split_k ? MatmulVariant::subgroup_k : MatmulVariant::rows;
-    else if (a.M <= 2) v = MatmulVariant::matvec;
+    else if (a.M <= 2)
+      v = caps.gpu_matvec == vk::Capabilities::GpuMatvec::wide ? MatmulVariant::matvec_wide : MatmulVariant::matvec;
     else {
       using U = vk::Capabilities::CoopmatUse;
       const bool coop = caps.coopmat_use == U::emulate || (caps.coopmat_use == U::on && caps.cooperative_matrix());
@@ -126,6 +138,7 @@ MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulA
     }
   }
   if (v == MatmulVariant::coopmat && !coopmat_runs(caps)) v = MatmulVariant::tiled;
+  if (v == MatmulVariant::matvec_wide && !matvec_wide_fits(a)) v = MatmulVariant::matvec;
   const bool subgroup_k_ok = all_texel_bindable(caps, a) && caps.subgroup_arithmetic && rows_vectorized(a);
   if (v == MatmulVariant::subgroup_k && !subgroup_k_ok) v = MatmulVariant::rows;
   return v;
@@ -140,7 +153,8 @@ bool matmul_fuses_glu(const vk::Capabilities& caps, const MatmulArgs& a) {
   for (const auto& c : a.w->chunks)
     if (c.row0 % pair != 0 || c.rows % pair != 0) return false;
   switch (resolve_matmul_variant(caps, a)) {
-    case MatmulVariant::matvec: return true;  // one gate/up pair per workgroup
+    case MatmulVariant::matvec:
+    case MatmulVariant::matvec_wide: return true;  // one gate/up pair per workgroup
     case MatmulVariant::subgroup_k: return subgroup_k_columns(a) % pair == 0;
     case MatmulVariant::rows: return G == 8 && rows_block(a).cols % 2 == 0;  // lane columns stride 8
     case MatmulVariant::tiled:
@@ -157,7 +171,8 @@ bool matmul_fuses_rope(const vk::Capabilities& caps, const MatmulArgs& a) {
   for (const auto& c : a.w->chunks)
     if (c.row0 % 16 != 0 || c.rows % 16 != 0) return false;
   switch (resolve_matmul_variant(caps, a)) {
-    case MatmulVariant::matvec: return true;
+    case MatmulVariant::matvec:
+    case MatmulVariant::matvec_wide: return true;
     case MatmulVariant::subgroup_k: return subgroup_k_columns(a) % 16 == 0;
     case MatmulVariant::rows: return all_texel_bindable(caps, a) && rows_block(a).cols % 2 == 0;
     case MatmulVariant::tiled:
@@ -233,10 +248,10 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
            {wg, xrows, w.format_code(), ncols, vec ? 1u : 0u, norm}, nbind, sizeof(MatmulPush), 0, texel ? 0x13u : 0u};
     gx_rows = wg * ncols;
     gy = (a.M + xrows - 1) / xrows;
-  } else if (v == MatmulVariant::matvec) {
+  } else if (v == MatmulVariant::matvec || v == MatmulVariant::matvec_wide) {
     uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
     uint32_t rows = 2;
-    key = {"matvec" + suffix, {wg, rows, w.format_code(), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u, norm},
+    key = {(v == MatmulVariant::matvec_wide ? "matvec_wide" : "matvec") + suffix, {wg, rows, w.format_code(), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u, norm},
            nbind, sizeof(MatmulPush)};
     gx_rows = rows;
     gy = a.M;

@@ -15,8 +15,10 @@ namespace dlvk::ops {
 // any device: no subgroup operations); subgroup_k: a subgroup's lanes split K for a block of columns
 // (CPU devices, decode; falls back to rows where it cannot run); coopmat: f16 cooperative matrices with f32
 // sums (GPUs with VK_NV_cooperative_matrix, prefill, with $DLVK_COOPMAT=1; asked for on other devices it
-// runs its emulation, for tests; tiled where it cannot run: no subgroup arithmetic or fp16).
-enum class MatmulVariant { automatic, tiled, matvec, subgroup_k, rows, coopmat };
+// runs its emulation, for tests; tiled where it cannot run: no subgroup arithmetic or fp16); matvec_wide:
+// matvec with 16-byte loads (GPUs, decode, as Capabilities::gpu_matvec says; matvec where K is not a
+// multiple of a load's elements or X rows do not start at multiples of 4 floats).
+enum class MatmulVariant { automatic, tiled, matvec, subgroup_k, rows, coopmat, matvec_wide };
 const char* matmul_variant_name(MatmulVariant v);
 
 // (Automatic prefill matmuls on GPUs use coopmat as Capabilities::coopmat_use says.)
@@ -44,13 +46,13 @@ struct MatmulArgs {
   float norm_eps = 0;
   // Optional GLU of the product: W is a gate/up projection interleaved in groups of glu_group and
   // Y[m, c] = act(gate_c . x_m) * (up_c . x_m) for c < N / 2 (bias added to both; no accumulate).
-  // matvec, subgroup_k, rows (K % 8 == 0, groups of 8), tiled and coopmat (groups of 8) fuse it: check matmul_fuses_glu.
+  // matvec(_wide), subgroup_k, rows (K % 8 == 0, groups of 8), tiled and coopmat (groups of 8) fuse it: check matmul_fuses_glu.
   Glu glu = Glu::none;
   uint32_t glu_group = 1;
   // Optional RoPE and KV-cache write of a q/k/v projection [q: H heads | k: Hkv | v: Hkv] whose q and k
   // heads are stored permuted with pair group 8 (rope_stored_row): Y gets the rotated queries (columns
   // < H * d), the caches [ctx, Hkv * d] keys (rotated, permuted) and values at row pos0 + m, as
-  // record_rope_qkv would. matvec, subgroup_k, tiled, coopmat and rows (texel buffers) fuse it: check matmul_fuses_rope.
+  // record_rope_qkv would. matvec(_wide), subgroup_k, tiled, coopmat and rows (texel buffers) fuse it: check matmul_fuses_rope.
   struct QkvRope {
     vk::BufferSlice params, table;  // uint pos0; cos/sin rope_table
     vk::BufferSlice k_cache, v_cache;
@@ -64,7 +66,8 @@ struct MatmulArgs {
 };
 
 // The variant record_matmul runs for these arguments: `automatic` resolved from the device, and
-// subgroup_k replaced by rows where it cannot run (no subgroup arithmetic, no texel buffers, K % 8 != 0).
+// subgroup_k replaced by rows where it cannot run (no subgroup arithmetic, no texel buffers, K % 8 != 0),
+// coopmat by tiled, matvec_wide by matvec.
 MatmulVariant resolve_matmul_variant(const vk::Capabilities& caps, const MatmulArgs& a);
 
 // Whether the coopmat variant (or, on devices without cooperative matrices, its emulation) can run here;

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include "vk/kernel.hpp"
 
@@ -75,22 +76,36 @@ uint64_t host_llc_bytes() {
 // split K won on AMD (whose VM's cache holds neither model) and rows now win on Intel: `by_residency`
 // takes rows on Intel hosts and decides per model elsewhere. Quantized weights take rows everywhere
 // (split K decodes them no faster per weight than f16).
+// The choice named by environment variable `name` among `choices` ("what": how the error names them);
+// unset or empty: the first.
+template <typename E, size_t N>
+E env_choice(const char* name, const std::pair<const char*, E> (&choices)[N], const char* what) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return choices[0].second;
+  std::string known;
+  for (const auto& [text, value] : choices) {
+    if (std::strcmp(v, text) == 0) return value;
+    known += (known.empty() ? "" : ", ") + std::string(text);
+  }
+  fail(Status::invalid_argument, "{}='{}' is not {} (known: {})", name, v, what, known);
+}
+
 Capabilities::CpuMatvec cpu_matvec_from_env() {
   using M = Capabilities::CpuMatvec;
-  const char* v = std::getenv("DLVK_CPU_MATVEC");
-  if (!v || !*v || std::strcmp(v, "by_residency") == 0) return M::by_residency;
-  if (std::strcmp(v, "split_k") == 0) return M::split_k;
-  if (std::strcmp(v, "rows") == 0) return M::rows;
-  fail(Status::invalid_argument, "DLVK_CPU_MATVEC='{}' is not a decode matmul choice (known: by_residency, split_k, rows)", v);
+  static const std::pair<const char*, M> choices[] = {{"by_residency", M::by_residency}, {"split_k", M::split_k}, {"rows", M::rows}};
+  return env_choice("DLVK_CPU_MATVEC", choices, "a decode matmul choice");
+}
+
+Capabilities::GpuMatvec gpu_matvec_from_env() {
+  using M = Capabilities::GpuMatvec;
+  static const std::pair<const char*, M> choices[] = {{"wide", M::wide}, {"words", M::words}};
+  return env_choice("DLVK_GPU_MATVEC", choices, "a decode matmul choice");
 }
 
 Capabilities::CoopmatUse coopmat_use_from_env() {
   using U = Capabilities::CoopmatUse;
-  const char* v = std::getenv("DLVK_COOPMAT");
-  if (!v || !*v || std::strcmp(v, "0") == 0) return U::off;
-  if (std::strcmp(v, "1") == 0) return U::on;
-  if (std::strcmp(v, "emulate") == 0) return U::emulate;
-  fail(Status::invalid_argument, "DLVK_COOPMAT='{}' is not a cooperative-matrix choice (known: 0, 1, emulate)", v);
+  static const std::pair<const char*, U> choices[] = {{"0", U::off}, {"1", U::on}, {"emulate", U::emulate}};
+  return env_choice("DLVK_COOPMAT", choices, "a cooperative-matrix choice");
 }
 
 bool env_flag(const char* name, bool fallback) {
@@ -286,9 +301,10 @@ Capabilities query_caps(VkPhysicalDevice pd, const std::vector<std::string>& ext
     c.host_cpu_vendor = host_cpu_vendor();
     c.host_llc_bytes = host_llc_bytes();
   }
-  // Read for every device, so a bad $DLVK_CPU_MATVEC is an error on any machine.
+  // Read for every device, so a bad $DLVK_CPU_MATVEC (etc.) is an error on any machine.
   c.cpu_matvec = cpu_matvec_from_env();
   c.coopmat_use = coopmat_use_from_env();
+  c.gpu_matvec = gpu_matvec_from_env();
   return c;
 }
 

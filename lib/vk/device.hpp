@@ -84,6 +84,13 @@ struct Capabilities {
   // default by_residency.
   enum class CpuMatvec { by_residency, split_k, rows };
   CpuMatvec cpu_matvec = CpuMatvec::by_residency;
+  // GPUs (not CPU devices): how the decode kernel (ops' matvec, M <= 2) reads weights and X. wide: 16
+  // bytes per invocation and step (matvec_wide, where K and the X rows allow, else words): 4x fewer load
+  // instructions per byte, a quantized block's scale read once per load instead of per element; words: 4
+  // bytes (matvec). $DLVK_GPU_MATVEC=wide|words, default wide. Neither has been timed on a GPU yet
+  // (tools/gpu/check.sh times both); on lavapipe's GPU profile wide is the faster one (README).
+  enum class GpuMatvec { wide, words };
+  GpuMatvec gpu_matvec = GpuMatvec::wide;
 
   std::string profile = "native";  // which profile clamped these values
 

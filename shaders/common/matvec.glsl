@@ -4,7 +4,9 @@
 // rows are an interleaved gate/up projection (groups of glu_group, activation.glsl) and workgroup x
 // computes output column x = act(gate row) * up row. NORM: RMSNorm of the X row applied on the fly,
 // Y = W . (g * x / sqrt(mean(x^2) + eps)) with g at binding 4: the workgroup's invocations already read
-// all of x, so the sum of squares is one more value to reduce.
+// all of x, so the sum of squares is one more value to reduce. WIDE (matvec_wide*.comp): 16-byte loads
+// of W and X instead of 4-byte ones, so that a GPU has 4x fewer load instructions per byte in flight and
+// a quantized block's scale is read once per load, not per element.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_arithmetic : enable
 #include "activation.glsl"
@@ -41,6 +43,37 @@ void main() {
 
   float sum[NV];
   for (uint r = 0; r < NV; ++r) sum[r] = 0.0;
+#ifdef WIDE
+  // 16 bytes of each row per step (E elements) and E / 4 texels of X (ops::matmul's matvec_wide:
+  // K % E == 0, X rows start at multiples of 4).
+  const uint E = wide_elems(WDT), NX = E / 4u;
+  const bool quant = WDT == DT_Q8_0 || WDT == DT_Q4_0;
+  const uint scales = quant_data_words(WDT, p.N * p.K);  // word index of the chunk's first scale
+  for (uint k = tid * E; k < p.K; k += WG * E) {
+    vec4 xv[8];
+    for (uint j = 0; j < NX; ++j) {
+      xv[j] = x4[(xb + k) / 4u + j];
+      if (NORM != 0u) {
+        sum[ROWS] += dot(xv[j], xv[j]);
+        xv[j] *= g4[k / 4u + j];
+      }
+    }
+    for (uint r = 0; r < ROWS; ++r) {
+      const uint n = n0 + r * row_step;
+      if (n >= p.N) continue;
+      const uint e = n * p.K + k;  // first element of the load in the chunk
+      vec4 wv[8];
+      decode_wide(WDT, w4[e / E], wv);
+      float s = 0.0;
+      for (uint j = 0; j < NX; ++j) s += dot(wv[j], xv[j]);
+      if (quant) {
+        const uint sw = scales + (e >> 6);  // two f16 scales (blocks of 32) per word
+        s *= unpackHalf2x16(w4[sw >> 2][sw & 3u])[(e >> 5) & 1u];
+      }
+      sum[r] += s;
+    }
+  }
+#else
   if ((p.K & 1u) == 0u) {
     // Pairs of elements: one 32-bit word of f16/bf16 weights per step.
     for (uint k = 2u * tid; k < p.K; k += 2u * WG) {
@@ -67,6 +100,7 @@ void main() {
       }
     }
   }
+#endif
 
   // Totals land in red[r] (subgroups) or red[r * WG] (tree) for r < NV.
   if (USE_SUBGROUP != 0u) {

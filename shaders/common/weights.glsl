@@ -39,3 +39,27 @@ uint quant_data_words(uint dt, uint n) { return dt == DT_Q8_0 ? n / 4u : n / 8u;
     return vec2(uintBitsToFloat(w << 16), uintBitsToFloat(w & 0xffff0000u));  \
   }
 #define DEFINE_WEIGHT_LOADER(NAME, ARR, DT) DEFINE_WEIGHT_LOADER_N(NAME, ARR, DT, 0u)
+
+// 16-byte weight loads (matvec.glsl's WIDE build): elements per load of dtype dt ...
+uint wide_elems(uint dt) { return dt == DT_F32 ? 4u : dt == DT_Q8_0 ? 16u : dt == DT_Q4_0 ? 32u : 8u; }
+
+// ... and those elements as v[0 .. wide_elems(dt) / 4 - 1], in order; quantized ones as their integer
+// values (q8_0: q, q4_0: q - 8), to be multiplied by the block's scale (one block holds a whole load).
+void decode_wide(uint dt, uvec4 wv, out vec4 v[8]) {
+  if (dt == DT_F32) {
+    v[0] = uintBitsToFloat(wv);
+  } else if (dt == DT_F16) {
+    v[0] = vec4(unpackHalf2x16(wv.x), unpackHalf2x16(wv.y));
+    v[1] = vec4(unpackHalf2x16(wv.z), unpackHalf2x16(wv.w));
+  } else if (dt == DT_BF16) {
+    v[0] = uintBitsToFloat(uvec4(wv.x << 16, wv.x & 0xffff0000u, wv.y << 16, wv.y & 0xffff0000u));
+    v[1] = uintBitsToFloat(uvec4(wv.z << 16, wv.z & 0xffff0000u, wv.w << 16, wv.w & 0xffff0000u));
+  } else if (dt == DT_Q8_0) {
+    for (uint j = 0; j < 4u; ++j) v[j] = vec4((ivec4(wv[j]) << ivec4(24, 16, 8, 0)) >> 24);
+  } else {
+    for (uint j = 0; j < 4u; ++j) {
+      v[2u * j] = vec4((uvec4(wv[j]) >> uvec4(0, 4, 8, 12)) & 15u) - 8.0;
+      v[2u * j + 1u] = vec4((uvec4(wv[j]) >> uvec4(16, 20, 24, 28)) & 15u) - 8.0;
+    }
+  }
+}

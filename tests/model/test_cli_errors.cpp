@@ -57,6 +57,7 @@ TEST_CASE("cli: bad arguments") {
   expect_one_line_error(test::run_command(score + good + " --ids 1,2 --device 99"), {"device index"});
   expect_one_line_error(test::run_command("env DLVK_CPU_MATVEC=fast " + score + good + " --ids 1,2"), {"DLVK_CPU_MATVEC"});
   expect_one_line_error(test::run_command("env DLVK_COOPMAT=yes " + score + good + " --ids 1,2"), {"DLVK_COOPMAT"});
+  expect_one_line_error(test::run_command("env DLVK_GPU_MATVEC=vec4 " + score + good + " --ids 1,2"), {"DLVK_GPU_MATVEC"});
 }
 
 TEST_CASE("cli: DLVK_COOPMAT chooses the prefill matmul of GPUs; bench says which ran") {
@@ -88,6 +89,34 @@ TEST_CASE("cli: DLVK_COOPMAT chooses the prefill matmul of GPUs; bench says whic
     INFO(c.env << " stderr: " << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(nlohmann::json::parse(r.out)["prefill_matmul"] == c.expect);
+  }
+}
+
+TEST_CASE("cli: DLVK_GPU_MATVEC chooses the decode matmul of GPUs; bench says which ran") {
+  for (const char* value : {"wide", "words"}) {
+    auto r = test::run_command(std::string("env DLVK_GPU_MATVEC=") + value + " " + test::dlvk_bin() + " devices --json");
+    INFO("stderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    for (const auto& d : nlohmann::json::parse(r.out)["devices"]) CHECK(d["capabilities"]["gpu_matvec"] == value);
+  }
+  const std::string bench = " " + test::dlvk_bin() + " bench --synthetic tiny -p 0 -n 2 -r 1 --json";
+  auto devices = test::run_command(test::dlvk_bin() + " devices --json");
+  REQUIRE(devices.exit_code == 0);
+  const auto dj = nlohmann::json::parse(devices.out);
+  const bool cpu = dj["devices"].at(dj["selected"].get<size_t>())["cpu"].get<bool>();
+  struct Case {
+    const char* env;
+    std::vector<std::string> expect;
+  };
+  for (const Case& c : {Case{"DLVK_PROFILE=mobile-like", {"matvec_wide"}},  // tiny: K = hidden 128, intermediate 256
+                        Case{"DLVK_GPU_MATVEC=words DLVK_PROFILE=mobile-like", {"matvec"}},
+                        Case{"DLVK_PROFILE=native", cpu ? std::vector<std::string>{"rows", "subgroup_k"}
+                                                        : std::vector<std::string>{"matvec_wide"}}}) {
+    auto r = test::run_command(std::string("env ") + c.env + bench);
+    INFO(c.env << " stderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    const std::string got = nlohmann::json::parse(r.out)["decode_matmul"];
+    CHECK(std::find(c.expect.begin(), c.expect.end(), got) != c.expect.end());
   }
 }
 

@@ -78,13 +78,19 @@ bool fuses_as_expected(const ops::MatmulArgs& a, bool fuses, bool expect) {
 }
 
 // subgroup_k must run where the device can (not silently fall back to rows): K % 8 == 0 and subgroup
-// arithmetic (the minimal profile has none and tests the fallback).
+// arithmetic (the minimal profile has none and tests the fallback); coopmat and matvec_wide likewise.
 void check_variant_runs(test::Buffers& buf, const ops::WeightMatrix& wm, uint32_t M, ops::MatmulVariant variant) {
   if (variant == ops::MatmulVariant::coopmat) {  // on every device with subgroup arithmetic and fp16 (lavapipe: emulated)
     ops::MatmulArgs a = matmul_args(buf, wm, std::vector<float>(size_t(M) * wm.cols), M, wm.rows, 1, variant);
     const auto& c = test::device().caps();
     CHECK(ops::resolve_matmul_variant(c, a) ==
           (c.subgroup_arithmetic && c.shader_float16 ? variant : ops::MatmulVariant::tiled));
+  }
+  if (variant == ops::MatmulVariant::matvec_wide) {  // where K is whole 16-byte loads (X rows: whole vec4s here)
+    ops::MatmulArgs a = matmul_args(buf, wm, std::vector<float>(size_t(M) * wm.cols), M, wm.rows, 1, variant);
+    const uint32_t elems = wm.quant != ops::Quant::none ? 32 : wm.dtype == DType::f32 ? 4 : 8;
+    const bool can = wm.cols % elems == 0 && (M == 1 || wm.cols % 4 == 0);
+    CHECK(ops::resolve_matmul_variant(test::device().caps(), a) == (can ? variant : ops::MatmulVariant::matvec));
   }
   if (variant != ops::MatmulVariant::subgroup_k) return;
   ops::MatmulArgs a = matmul_args(buf, wm, std::vector<float>(size_t(M) * wm.cols), M, wm.rows, 1, variant);
@@ -148,6 +154,7 @@ TEST_CASE("matmul: odd shapes x dtypes x variants") {
           if (K == 200 && N > 31) continue;  // 25 groups of 8: lanes with unequal shares of K
           run_case(M, N, K, dt, ops::MatmulVariant::tiled, (M + N) % 2 == 0, false);
           run_case(M, N, K, dt, ops::MatmulVariant::matvec, (M + N) % 2 == 1, false);
+          run_case(M, N, K, dt, ops::MatmulVariant::matvec_wide, (M + N) % 2 == 0, (M + K) % 3 == 0);
           run_case(M, N, K, dt, ops::MatmulVariant::rows, (M + N + K) % 2 == 1, (M + K) % 3 == 0);
           run_case(M, N, K, dt, ops::MatmulVariant::subgroup_k, (M + N + K) % 2 == 0, (M + K) % 3 == 1);
           if (M > 1) run_case(M, N, K, dt, ops::MatmulVariant::coopmat, (M + N) % 2 == 1, (M + K) % 3 == 2);
@@ -158,6 +165,7 @@ TEST_CASE("matmul: odd K for matvec (scalar path) and bias + accumulate") {
   for (DType dt : {DType::f32, DType::f16, DType::bf16})
     for (uint32_t K : {1u, 7u, 33u, 999u}) {
       run_case(1, 65, K, dt, ops::MatmulVariant::matvec, true, true);
+      run_case(1, 65, K, dt, ops::MatmulVariant::matvec_wide, true, true);  // K % 4 != 0: falls back to matvec
       run_case(5, 65, K, dt, ops::MatmulVariant::tiled, true, true);
       run_case(5, 65, K, dt, ops::MatmulVariant::coopmat, true, true);
       run_case(9, 65, K, dt, ops::MatmulVariant::rows, true, true);  // K % 4 != 0: storage-buffer fallback
@@ -177,7 +185,7 @@ TEST_CASE("matmul: weights split into row chunks (small storage-buffer range)") 
   auto bytes = test::encode(w, DType::f16);
   auto wm = ops::upload_matrix(dev, buf.arena, DType::f16, N, K, bytes.data(), "w");
   CHECK(wm.chunks.size() >= 10);
-  for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::rows,
+  for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::matvec_wide, ops::MatmulVariant::rows,
                        ops::MatmulVariant::subgroup_k, ops::MatmulVariant::coopmat}) {
     const auto xv = runs_coopmat(variant) ? f16_rounded(x) : x;  // w: f16 values already
     auto e = test::compare(device_matmul(buf, wm, xv, nullptr, nullptr, M, variant), ref::matmul(xv, w, {}, M, N, K));
@@ -209,7 +217,7 @@ TEST_CASE("matmul: f16 weights at the ends of the half range (subnormals, smalle
     // f16 values, so that the coopmat kernel's products are exact too
     auto x = f16_rounded(test::random_floats(size_t(M) * K, 78 + M));
     auto ref = ref::matmul(x, w, {}, M, N, K);
-    for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::rows,
+    for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::matvec_wide, ops::MatmulVariant::rows,
                          ops::MatmulVariant::subgroup_k, ops::MatmulVariant::coopmat}) {
       auto got = device_matmul(buf, wm, x, nullptr, nullptr, M, variant);
       for (uint32_t m = 0; m < M; ++m)
@@ -249,7 +257,7 @@ std::vector<float> dequantized(const std::vector<float>& w, ops::Quant q) {
 TEST_CASE("matmul: q8_0 and q4_0 weights (every variant) against the dequantized reference") {
   auto& dev = test::device();
   for (auto q : {ops::Quant::q8_0, ops::Quant::q4_0})
-    for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::rows,
+    for (auto variant : {ops::MatmulVariant::tiled, ops::MatmulVariant::matvec, ops::MatmulVariant::matvec_wide, ops::MatmulVariant::rows,
                          ops::MatmulVariant::subgroup_k, ops::MatmulVariant::coopmat})
       for (uint32_t M : {1u, 5u, 17u, 40u})
         for (uint32_t N : {1u, 31u, 64u, 100u})  // 64: whole column blocks of every kernel
@@ -292,7 +300,7 @@ TEST_CASE("matmul: quantization needs K % 32 == 0, else the matrix keeps its dty
 TEST_CASE("matmul: RMSNorm fused into every kernel against rmsnorm-then-matmul") {
   auto& dev = test::device();
   const float eps = 1e-5f;
-  for (auto variant : {ops::MatmulVariant::rows, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::matvec,
+  for (auto variant : {ops::MatmulVariant::rows, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::matvec, ops::MatmulVariant::matvec_wide,
                        ops::MatmulVariant::tiled, ops::MatmulVariant::coopmat})
     for (auto [dt, q] : {std::pair{DType::f32, ops::Quant::none}, std::pair{DType::f16, ops::Quant::none},
                          std::pair{DType::f16, ops::Quant::q8_0}})
@@ -352,7 +360,7 @@ TEST_CASE("matmul: GLU fused into matvec, subgroup_k, rows, tiled and coopmat ag
   auto& dev = test::device();
   const float eps = 1e-5f;
   int fused_cases = 0;
-  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows,
+  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::matvec_wide, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows,
                        ops::MatmulVariant::tiled, ops::MatmulVariant::coopmat})
     for (uint32_t G : {1u, 8u})
       for (auto [dt, q] : {std::pair{DType::f16, ops::Quant::none}, std::pair{DType::f32, ops::Quant::none},
@@ -390,7 +398,8 @@ TEST_CASE("matmul: GLU fused into matvec, subgroup_k, rows, tiled and coopmat ag
             // Which kernels fuse it: matvec always, subgroup_k its 16 / 32 columns, rows groups of 8 when K % 8 == 0,
             // tiled groups of 8.
             const auto resolved = ops::resolve_matmul_variant(dev.caps(), a);
-            const bool expect = resolved == ops::MatmulVariant::matvec || resolved == ops::MatmulVariant::subgroup_k ||
+            const bool expect = resolved == ops::MatmulVariant::matvec || resolved == ops::MatmulVariant::matvec_wide ||
+                                resolved == ops::MatmulVariant::subgroup_k ||
                                 (resolved == ops::MatmulVariant::rows && G == 8 && K % 8 == 0) ||
                                 ((resolved == ops::MatmulVariant::tiled || resolved == ops::MatmulVariant::coopmat) && G == 8);
             if (!fuses_as_expected(a, ops::matmul_fuses_glu(dev.caps(), a), expect)) continue;
@@ -427,7 +436,7 @@ TEST_CASE("matmul: GLU fused across weight chunks (small storage-buffer range)")
   test::CapsOverride caps;
   caps->max_storage_buffer_range = 4096;
   const uint32_t I = 40, K = 64, G = 8;
-  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows,
+  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::matvec_wide, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows,
                        ops::MatmulVariant::tiled, ops::MatmulVariant::coopmat})
     for (uint32_t M : {1u, 5u}) {
       INFO("variant=" << int(variant) << " M=" << M);
@@ -489,7 +498,7 @@ TEST_CASE("matmul: RoPE and the KV-cache write fused into the q/k/v projection (
   struct Heads {
     uint32_t H, Hkv, d, K;
   };
-  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows,
+  for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::matvec_wide, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows,
                        ops::MatmulVariant::tiled, ops::MatmulVariant::coopmat})
     for (auto [dt, q] : {std::pair{DType::f16, ops::Quant::none}, std::pair{DType::f32, ops::Quant::none},
                          std::pair{DType::f16, ops::Quant::q8_0}})
@@ -539,7 +548,8 @@ TEST_CASE("matmul: RoPE and the KV-cache write fused into the q/k/v projection (
             const auto resolved = ops::resolve_matmul_variant(dev.caps(), a);
             bool texel = vk::texel_bindable(dev.caps(), a.x) && (!norm || vk::texel_bindable(dev.caps(), a.norm_weight));
             for (const auto& c : wm.chunks) texel = texel && vk::texel_bindable(dev.caps(), c.slice);
-            const bool expect = resolved == ops::MatmulVariant::matvec || resolved == ops::MatmulVariant::tiled ||
+            const bool expect = resolved == ops::MatmulVariant::matvec || resolved == ops::MatmulVariant::matvec_wide ||
+                                resolved == ops::MatmulVariant::tiled ||
                                 resolved == ops::MatmulVariant::coopmat || texel;
             if (!fuses_as_expected(a, ops::matmul_fuses_rope(dev.caps(), a), expect)) continue;
             ++fused_cases;

@@ -6,7 +6,8 @@
 # f16 / q8_0 / q4_0: lavapipe gives 38.761 / 38.761 / 38.830), bench.jsonl (one JSON object per test),
 # bench.log (the same as text, with per-op GPU time), ops.log (kernel timings). The tests run the
 # cooperative-matrix kernel where the device has VK_NV_cooperative_matrix; bench.jsonl's lines with
-# "prefill_matmul": "coopmat" are prefill with it (DLVK_COOPMAT=1).
+# "prefill_matmul": "coopmat" are prefill with it (DLVK_COOPMAT=1); those with "decode_matmul": "matvec" are
+# decode with 4-byte loads (DLVK_GPU_MATVEC=words), the others "matvec_wide" (the default).
 # Usage: bash tools/gpu/check.sh [quick]
 #   quick: the S shape instead of 1.24B, fewer repetitions, 20 perplexity windows (to try the kit itself
 #   on any machine).
@@ -83,10 +84,16 @@ for q in none q8_0; do
   quant=(); [ "$q" = none ] || quant=(--quant "$q")
   DLVK_COOPMAT=1 timeout 100 "$bin/dlvk" bench --synthetic "$shape" -p "$pp" -n 0 -r "$reps" "${quant[@]}" --json >>"$out/bench.jsonl" 2>>"$out/bench.log"
 done
+# Decode with the 4-byte-load matvec (DLVK_GPU_MATVEC=words) against the default 16-byte one: tg only.
+for q in none q8_0; do
+  quant=(); [ "$q" = none ] || quant=(--quant "$q")
+  DLVK_GPU_MATVEC=words timeout 100 "$bin/dlvk" bench --synthetic "$shape" -p 0 -n "$tg" -r "$reps" "${quant[@]}" "${peak[@]}" --json >>"$out/bench.jsonl" 2>>"$out/bench.log"
+done
 timeout 120 "$bin/dlvk" bench --synthetic "$shape" -p "$pp" -n "$tg" -r 1 --profile "${peak[@]}" >>"$out/bench.log" 2>&1
 cat "$out/bench.jsonl"
 # The prefill kernels side by side first (the full list may not finish in its time).
 timeout 60 "$bin/dlvk" bench ops -r 10 --filter "matmul.coopmat" >"$out/ops.log" 2>&1
 timeout 60 "$bin/dlvk" bench ops -r 10 --filter "matmul.tiled" >>"$out/ops.log" 2>&1
+timeout 60 "$bin/dlvk" bench ops -r 10 --filter "matvec" >>"$out/ops.log" 2>&1
 timeout 120 "$bin/dlvk" bench ops -r 10 >>"$out/ops.log" 2>&1
 tail -n 5 "$out/ops.log"
