@@ -116,7 +116,7 @@ void run_case(uint32_t M, uint32_t N, uint32_t K, DType dt, ops::MatmulVariant v
   if (accumulate)
     for (size_t i = 0; i < ref.size(); ++i) ref[i] += y0[i];
   auto e = test::compare(got, ref);
-  INFO("M=" << M << " N=" << N << " K=" << K << " dtype=" << std::string(dlvk::name(dt)) << " variant=" << int(variant));
+  INFO("M=" << M << " N=" << N << " K=" << K << " dtype=" << std::string(dlvk::name(dt)) << " variant=" << std::string(ops::matmul_variant_name(variant)));
   check_variant_runs(buf, wm, M, variant);
   CHECK_CLOSE_NMSE(e, 1e-10);
   CHECK(e.max_abs <= 1e-5 * (1 + e.max_ref));
@@ -224,7 +224,7 @@ TEST_CASE("matmul: f16 weights at the ends of the half range (subnormals, smalle
         for (uint32_t n = 0; n < N; ++n) {
           double bound = 0;
           for (uint32_t k = 0; k < K; ++k) bound += std::abs(double(w[n * K + k]) * x[m * K + k]);
-          INFO("M=" << M << " row " << n << " of class " << std::min(n, 5u) << " variant " << int(variant));
+          INFO("M=" << M << " row " << n << " of class " << std::min(n, 5u) << " variant " << std::string(ops::matmul_variant_name(variant)));
           CHECK(std::abs(got[m * N + n] - ref[m * N + n]) <= 1e-5 * bound + 1e-30);
         }
     }
@@ -262,7 +262,7 @@ TEST_CASE("matmul: q8_0 and q4_0 weights (every variant) against the dequantized
       for (uint32_t M : {1u, 5u, 17u, 40u})
         for (uint32_t N : {1u, 31u, 64u, 100u})  // 64: whole column blocks of every kernel
           for (uint32_t K : {32u, 96u, 288u, 1024u}) {
-            INFO("quant=" << ops::quant_name(q) << " variant=" << int(variant) << " M=" << M << " N=" << N << " K=" << K);
+            INFO("quant=" << std::string(ops::quant_name(q)) << " variant=" << std::string(ops::matmul_variant_name(variant)) << " M=" << M << " N=" << N << " K=" << K);
             test::Buffers buf;
             uint64_t seed = M * 31ull + N * 7ull + K + uint64_t(q) * 1000;
             const bool coop = runs_coopmat(variant);
@@ -308,7 +308,7 @@ TEST_CASE("matmul: RMSNorm fused into every kernel against rmsnorm-then-matmul")
         for (uint32_t N : {31u, 100u})
           for (uint32_t K : {96u, 99u, 100u, 1024u}) {
             if (q != ops::Quant::none && K % 32) continue;
-            INFO("variant=" << int(variant) << " dtype=" << std::string(dlvk::name(dt)) << " quant=" << ops::quant_name(q)
+            INFO("variant=" << std::string(ops::matmul_variant_name(variant)) << " dtype=" << std::string(dlvk::name(dt)) << " quant=" << std::string(ops::quant_name(q))
                             << " M=" << M << " N=" << N << " K=" << K);
             test::Buffers buf;
             uint64_t seed = M * 131ull + N * 17ull + K + uint64_t(dt) * 7 + uint64_t(q) * 1000;
@@ -369,8 +369,8 @@ TEST_CASE("matmul: GLU fused into matvec, subgroup_k, rows, tiled and coopmat ag
           for (auto [I, K] : {std::pair{8u, 64u}, {40u, 200u}, {24u, 100u}, {136u, 96u}}) {
             if (q != ops::Quant::none && K % 32) continue;
             const bool gelu = (M + I) % 2 == 1, bias = (K + G) % 3 == 0, norm = M != 3;
-            INFO("variant=" << int(variant) << " G=" << G << " dtype=" << std::string(dlvk::name(dt)) << " quant="
-                            << ops::quant_name(q) << " M=" << M << " I=" << I << " K=" << K << " gelu=" << gelu
+            INFO("variant=" << std::string(ops::matmul_variant_name(variant)) << " G=" << G << " dtype=" << std::string(dlvk::name(dt)) << " quant="
+                            << std::string(ops::quant_name(q)) << " M=" << M << " I=" << I << " K=" << K << " gelu=" << gelu
                             << " bias=" << bias << " norm=" << norm);
             test::Buffers buf;
             const uint64_t seed = M * 7919ull + I * 31ull + K + G * 5 + uint64_t(q) * 100;
@@ -439,7 +439,7 @@ TEST_CASE("matmul: GLU fused across weight chunks (small storage-buffer range)")
   for (auto variant : {ops::MatmulVariant::matvec, ops::MatmulVariant::matvec_wide, ops::MatmulVariant::subgroup_k, ops::MatmulVariant::rows,
                        ops::MatmulVariant::tiled, ops::MatmulVariant::coopmat})
     for (uint32_t M : {1u, 5u}) {
-      INFO("variant=" << int(variant) << " M=" << M);
+      INFO("variant=" << std::string(ops::matmul_variant_name(variant)) << " M=" << M);
       test::Buffers buf;
       auto x = test::random_floats(size_t(M) * K, 70 + M);
       if (runs_coopmat(variant)) x = f16_rounded(x);
@@ -510,7 +510,7 @@ TEST_CASE("matmul: RoPE and the KV-cache write fused into the q/k/v projection (
               continue;
             const bool bias = (M + d) % 2 == 1, norm = M != 3;
             const uint32_t N = (H + 2 * Hkv) * d, ldc = Hkv * d, pos0 = M == 1 ? 7 : 2, ctx = pos0 + M + 2;
-            INFO("variant=" << int(variant) << " dtype=" << std::string(dlvk::name(dt)) << " quant="
+            INFO("variant=" << std::string(ops::matmul_variant_name(variant)) << " dtype=" << std::string(dlvk::name(dt)) << " quant="
                             << std::string(ops::quant_name(q)) << " M=" << M << " H=" << H << " Hkv=" << Hkv << " d=" << d << " K=" << K << " bias=" << bias
                             << " norm=" << norm << " chunked=" << chunked);
             std::optional<test::CapsOverride> caps;

@@ -23,6 +23,45 @@ TEST_CASE("runtime: the device has the subgroup size the test run asks for (DLVK
   CHECK(caps.subgroup_size == uint32_t(std::atoi(want)));
 }
 
+TEST_CASE("runtime: subgroup builtins as the kernels assume them (ids, counts, subgroupAdd)") {
+  // The host sizes kernels by Capabilities::subgroup_size, and the matmul and attention kernels split
+  // workgroups by gl_SubgroupID / gl_NumSubgroups and reduce with subgroupAdd. This checks the driver's
+  // view for the workgroup sizes they use: ceil(workgroup / size) subgroups, ids below that count, lanes
+  // below the size, and subgroupAdd(1) equal to the invocations sharing an id. It caught lavapipe running
+  // code that Mesa's shader cache had kept from another LP_NATIVE_VECTOR_WIDTH (8 lanes where the device
+  // said 4: the cache key of a shader that does not read gl_SubgroupSize ignores the width), which is why
+  // tests/ops/tests.cmake gives each width its own cache.
+  auto& dev = test::device();
+  if (!dev.caps().subgroup_arithmetic) return;
+  const uint32_t sgs = dev.caps().subgroup_size;
+  for (uint32_t wg : {32u, 64u, 128u, 256u}) {
+    if (wg > dev.caps().max_workgroup_invocations) continue;
+    test::Buffers buf;
+    const uint32_t groups = 3, n = wg * groups, subgroups = (wg + sgs - 1) / sgs;
+    auto out = buf.arena.allocate(size_t(n) * 16, "probe");
+    vk::Recorder rec(dev);
+    const uint32_t push = 0;
+    rec.dispatch(dev.kernel({"subgroup_probe", {wg}, 1, 4}), {vk::out(out)}, push, groups, 1, 1, "probe");
+    rec.finish()->run();
+    std::vector<uint32_t> got(size_t(n) * 4);
+    vk::download(dev, out, got.data(), got.size() * 4);
+    int wrong = 0;
+    for (uint32_t g = 0; g < groups; ++g) {
+      const uint32_t* v0 = &got[size_t(g) * wg * 4];
+      std::vector<uint32_t> members(subgroups + 1, 0);
+      for (uint32_t l = 0; l < wg; ++l) members[std::min(v0[l * 4], subgroups)]++;
+      for (uint32_t l = 0; l < wg; ++l) {
+        const uint32_t* v = v0 + l * 4;
+        const bool ok = v[0] < subgroups && v[1] == subgroups && v[2] < sgs && v[3] == members[v[0]];
+        if (!ok && wrong++ < 4)
+          MESSAGE("workgroup size " << wg << ", invocation " << l << ": subgroup " << v[0] << " of " << v[1] << ", lane "
+                                    << v[2] << ", subgroupAdd(1) " << v[3] << " (device: subgroup size " << sgs << ")");
+      }
+    }
+    CHECK_MESSAGE(wrong == 0, "workgroup size " << wg);
+  }
+}
+
 TEST_CASE("runtime: the pipeline cache is written on exit and read by the next device") {
   auto dir = std::filesystem::temp_directory_path() / ("dlvk_cache_test_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
