@@ -53,12 +53,12 @@ void bench(const BenchOptions& o) {
   const auto& caps = device->caps();
   const std::string device_name = caps.device_name;
   // The decode matmul kernel chosen for this model (CPU devices: by the host processor, dlvk devices).
-  const std::string decode_matmul = ops::matmul_variant_name(model->decode_matmul());
+  const std::string decode_matmul = ops::matmul_variant_name(model->matmul_variant(1));
   const std::string host = !caps.cpu_quirks ? std::string()
                                             : fmt::format("{} host, ", caps.host_cpu_vendor);
   // Prefill's matmul kernel (GPUs: tiled, or coopmat with DLVK_COOPMAT=1 where the device has cooperative
   // matrices; "(emulated)" with DLVK_COOPMAT=emulate on a device without).
-  const ops::MatmulVariant prefill_variant = model->prefill_matmul(session.batch());
+  const ops::MatmulVariant prefill_variant = model->matmul_variant(session.batch());
   const std::string prefill_matmul =
       std::string(ops::matmul_variant_name(prefill_variant)) +
       (prefill_variant == ops::MatmulVariant::coopmat && !caps.cooperative_matrix() ? " (emulated)" : "");

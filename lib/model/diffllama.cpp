@@ -135,19 +135,12 @@ std::unique_ptr<Model> Model::load(vk::Device& device, ModelConfig config, const
   return m;
 }
 
-ops::MatmulVariant Model::prefill_matmul(uint32_t tokens) const {
+ops::MatmulVariant Model::matmul_variant(uint32_t tokens) const {
   ops::MatmulArgs a;
   a.w = &layers_.at(0).o;
   a.M = tokens;
-  return ops::resolve_matmul_variant(device_.caps(), a);
-}
-
-ops::MatmulVariant Model::decode_matmul() const {
-  ops::MatmulArgs a;
-  a.w = &layers_.at(0).o;
-  a.M = 1;
   a.ldx = a.w->cols;
-  a.stream_bytes = weight_bytes();  // as Session's decode
+  a.stream_bytes = weight_bytes();  // as Session's matmuls
   return ops::resolve_matmul_variant(device_.caps(), a);
 }
 

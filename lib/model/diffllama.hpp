@@ -44,11 +44,9 @@ class Model {
   // of which it reads one row, unless the head is tied to it). Times tokens/s: the decode's bandwidth.
   uint64_t decode_weight_bytes() const;
   ops::Quant quant() const { return quant_; }
-  // The matmul kernel a prefill chunk of `tokens` rows runs (on this device, with $DLVK_COOPMAT).
-  ops::MatmulVariant prefill_matmul(uint32_t tokens) const;
-  // The matmul kernel decode runs (one token; CPU devices: by $DLVK_CPU_MATVEC and the host's cache, GPUs:
-  // by $DLVK_GPU_MATVEC).
-  ops::MatmulVariant decode_matmul() const;
+  // The matmul kernel a chunk of `tokens` rows runs on this device: decode (1) as $DLVK_CPU_MATVEC and the
+  // host's cache (CPU devices) or $DLVK_GPU_MATVEC say, prefill as $DLVK_COOPMAT says (GPUs).
+  ops::MatmulVariant matmul_variant(uint32_t tokens) const;
   const std::vector<float>& lambdas() const { return lambdas_; }
 
  private:

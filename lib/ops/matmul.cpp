@@ -251,8 +251,9 @@ void record_matmul(vk::Recorder& rec, const MatmulArgs& a, std::string_view labe
   } else if (v == MatmulVariant::matvec || v == MatmulVariant::matvec_wide) {
     uint32_t wg = std::min<uint32_t>(64, caps.max_workgroup_invocations);
     uint32_t rows = 2;
-    key = {(v == MatmulVariant::matvec_wide ? "matvec_wide" : "matvec") + suffix, {wg, rows, w.format_code(), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u, norm},
-           nbind, sizeof(MatmulPush)};
+    key = {(v == MatmulVariant::matvec_wide ? "matvec_wide" : "matvec") + suffix,
+           {wg, rows, w.format_code(), has_bias, a.accumulate, caps.subgroup_arithmetic ? 1u : 0u, norm}, nbind,
+           sizeof(MatmulPush)};
     gx_rows = rows;
     gy = a.M;
   } else if (v == MatmulVariant::coopmat) {

@@ -61,6 +61,20 @@ uint64_t host_llc_bytes() {
   return best;
 }
 
+// The choice named by environment variable `name` among `choices` ("what": how the error names them);
+// unset or empty: the first.
+template <typename E, size_t N>
+E env_choice(const char* name, const std::pair<const char*, E> (&choices)[N], const char* what) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return choices[0].second;
+  std::string known;
+  for (const auto& [text, value] : choices) {
+    if (std::strcmp(v, text) == 0) return value;
+    known += (known.empty() ? "" : ", ") + std::string(text);
+  }
+  fail(Status::invalid_argument, "{}='{}' is not {} (known: {})", name, v, what, known);
+}
+
 // How CPU implementations run decode matmuls. Measured with lavapipe (Mesa 22.3.6, LLVM 15, 2 cores),
 // `DLVK_CPU_MATVEC=... dlvk bench --synthetic SHAPE -p 0 -n 32`, tg t/s split K vs rows, interleaved:
 //   AMD EPYC host:                   M (300 MB) 30.1 vs 22.7, 1.24B (2.5 GB) 4.4-5.0 vs 2.9-3.3
@@ -76,20 +90,6 @@ uint64_t host_llc_bytes() {
 // split K won on AMD (whose VM's cache holds neither model) and rows now win on Intel: `by_residency`
 // takes rows on Intel hosts and decides per model elsewhere. Quantized weights take rows everywhere
 // (split K decodes them no faster per weight than f16).
-// The choice named by environment variable `name` among `choices` ("what": how the error names them);
-// unset or empty: the first.
-template <typename E, size_t N>
-E env_choice(const char* name, const std::pair<const char*, E> (&choices)[N], const char* what) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return choices[0].second;
-  std::string known;
-  for (const auto& [text, value] : choices) {
-    if (std::strcmp(v, text) == 0) return value;
-    known += (known.empty() ? "" : ", ") + std::string(text);
-  }
-  fail(Status::invalid_argument, "{}='{}' is not {} (known: {})", name, v, what, known);
-}
-
 Capabilities::CpuMatvec cpu_matvec_from_env() {
   using M = Capabilities::CpuMatvec;
   static const std::pair<const char*, M> choices[] = {{"by_residency", M::by_residency}, {"split_k", M::split_k}, {"rows", M::rows}};
